@@ -1,0 +1,85 @@
+/**
+ * Every error this package creates is an {@link NsqLookupError} with a stable string `code`; branch on
+ * `code`, never on the message text.
+ */
+export class NsqLookupError extends Error {
+  /** Stable identifier, e.g. `NSQ_ERR_CONNECT_TIMEOUT`, or lookupd's own `E_*` code for {@link LookupdError}. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A topic or channel name that nsq would refuse; raised before any byte is written. */
+export class InvalidNameError extends NsqLookupError {
+  constructor(
+    readonly kind: 'topic' | 'channel',
+    readonly value: string,
+  ) {
+    super(
+      kind === 'topic' ? 'NSQ_ERR_INVALID_TOPIC' : 'NSQ_ERR_INVALID_CHANNEL',
+      `invalid ${kind} name ${JSON.stringify(value)}: nsq names are 1-64 characters of [.a-zA-Z0-9_-], optionally ending in #ephemeral`,
+    );
+  }
+}
+
+/** An argument that cannot be encoded (a missing IDENTIFY field, a port out of range...). */
+export class InvalidArgumentError extends NsqLookupError {
+  constructor(message: string) {
+    super('NSQ_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** The byte stream from lookupd broke the framing rules; the connection it came from is unusable. */
+export class ProtocolError extends NsqLookupError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NSQ_ERR_PROTOCOL', message, options);
+  }
+}
+
+/**
+ * An `E_*` answer from nsqlookupd, such as `E_BAD_TOPIC REGISTER topic name 'a b' is not valid`.
+ * nsqlookupd closes the connection after every one of these.
+ */
+export class LookupdError extends NsqLookupError {
+  /** The text after the code, e.g. `REGISTER topic name '' is not valid`; may be empty. */
+  readonly description: string;
+
+  constructor(code: string, description: string, options?: { cause?: unknown; address?: string }) {
+    const where = options?.address ? `lookupd ${options.address} answered ` : '';
+    super(code, `${where}${description ? `${code} ${description}` : code}`, options);
+    this.description = description;
+  }
+
+  /** Parses an `E_<CODE>[ description]` response body; null when the body is not an error. */
+  static parse(body: string | Buffer, address?: string): LookupdError | null {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    const match = /^(E_[A-Z0-9_]+)(?: ([\s\S]*))?$/.exec(text);
+    if (!match) return null;
+    return new LookupdError(match[1]!, match[2] ?? '', address === undefined ? undefined : { address });
+  }
+}
+
+/** Failures of one connection to a lookupd. `code` says which. */
+export type ConnectionErrorCode =
+  | 'NSQ_ERR_CONNECT'
+  | 'NSQ_ERR_CONNECT_TIMEOUT'
+  | 'NSQ_ERR_READ_TIMEOUT'
+  | 'NSQ_ERR_CONNECTION_CLOSED'
+  | 'NSQ_ERR_CONNECTION_RESET'
+  | 'NSQ_ERR_CONNECT_CALLBACK'
+  | 'NSQ_ERR_PEER_CLOSED';
+
+export class ConnectionError extends NsqLookupError {
+  constructor(
+    code: ConnectionErrorCode,
+    readonly address: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, `lookupd ${address}: ${message}`, options);
+  }
+}

@@ -1,0 +1,28 @@
+export { type HostPort, joinHostPort, splitHostPort } from './address.js';
+export type { LogFn } from './debug.js';
+export {
+  ConnectionError,
+  type ConnectionErrorCode,
+  InvalidArgumentError,
+  InvalidNameError,
+  LookupdError,
+  NsqLookupError,
+  ProtocolError,
+} from './errors.js';
+export { LookupPeer, type LookupPeerEvents, type LookupPeerOptions, type PeerState } from './peer/lookup-peer.js';
+export {
+  DEFAULT_MAX_BODY_SIZE,
+  encodeIdentify,
+  encodeIdentifyBody,
+  encodeRegister,
+  encodeUnregister,
+  type IdentifyInfo,
+  identifyJson,
+  isValidChannelName,
+  isValidTopicName,
+  type LookupdInfo,
+  MAGIC_V1,
+  PING,
+  parseIdentifyResponse,
+  ResponseDecoder,
+} from './protocol/index.js';

@@ -1,0 +1,244 @@
+import * as net from 'node:net';
+import { splitHostPort } from '../address.js';
+import type { LogFn } from '../debug.js';
+import { ConnectionError, type ConnectionErrorCode, LookupdError, NsqLookupError, ProtocolError } from '../errors.js';
+import { ResponseDecoder } from '../protocol/decoder.js';
+import { isErrorBody } from '../protocol/response.js';
+
+export interface ConnectionOptions {
+  dialTimeoutMs: number;
+  readTimeoutMs: number;
+  maxBodySize: number;
+  log: LogFn;
+}
+
+interface Pending {
+  resolve: (body: Buffer) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * One TCP connection to one lookupd: writes commands (batched per tick), matches response frames to
+ * them in order, and dies on the first failure. It knows nothing of reconnecting or connect callbacks;
+ * {@link LookupPeer} owns that.
+ */
+export class Connection {
+  readonly address: string;
+  readonly #socket: net.Socket;
+  readonly #decoder: ResponseDecoder;
+  readonly #options: ConnectionOptions;
+  readonly #pending: Pending[] = [];
+  #pendingHead = 0;
+  #outbox: Buffer[] = [];
+  #flushScheduled = false;
+  #readTimer: NodeJS.Timeout | undefined;
+  #failure: Error | undefined;
+  readonly #closed: Promise<Error>;
+  #resolveClosed!: (error: Error) => void;
+
+  private constructor(address: string, socket: net.Socket, options: ConnectionOptions) {
+    this.address = address;
+    this.#socket = socket;
+    this.#options = options;
+    this.#decoder = new ResponseDecoder(options.maxBodySize);
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => this.#onSocketError(error));
+    socket.on('close', () => this.#onSocketClose());
+  }
+
+  /** Dials `address`; rejects with a {@link ConnectionError} naming the address on refusal or timeout. */
+  static dial(address: string, options: ConnectionOptions): Promise<Connection> {
+    const { host, port } = splitHostPort(address);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        cleanup();
+        socket.destroy();
+        reject(
+          new ConnectionError(
+            'NSQ_ERR_CONNECT_TIMEOUT',
+            address,
+            `no TCP connection within ${options.dialTimeoutMs} ms (dialTimeoutMs)`,
+          ),
+        );
+      }, options.dialTimeoutMs);
+      timer.unref();
+      const onError = (cause: Error) => {
+        cleanup();
+        socket.destroy();
+        reject(new ConnectionError('NSQ_ERR_CONNECT', address, `cannot connect: ${cause.message}`, { cause }));
+      };
+      const onConnect = () => {
+        cleanup();
+        resolve(new Connection(address, socket, options));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        socket.off('connect', onConnect);
+      };
+      socket.once('error', onError);
+      socket.once('connect', onConnect);
+    });
+  }
+
+  /** Responses still owed by lookupd. */
+  get inFlight(): number {
+    return this.#pending.length - this.#pendingHead;
+  }
+
+  /** Resolves with the reason once the socket is gone, whoever ended it. */
+  get closed(): Promise<Error> {
+    return this.#closed;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** Writes raw bytes that expect no answer (the magic). */
+  writeRaw(bytes: Buffer): void {
+    if (this.#failure) return;
+    this.#enqueue(bytes);
+  }
+
+  /** Writes one command and resolves with its response body; rejects with lookupd's `E_*` as {@link LookupdError}. */
+  send(command: Buffer): Promise<Buffer> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      if (this.inFlight === 1) this.#armReadTimer();
+      this.#enqueue(command);
+    });
+  }
+
+  /** Ends the connection now: pending commands reject with `error`, the socket is destroyed. */
+  destroy(error: Error): void {
+    this.#fail(error);
+    this.#socket.destroy();
+  }
+
+  /** Graceful end: pending commands reject with `error`, FIN is sent, resolves once the socket is closed. */
+  async end(error: Error, graceMs: number): Promise<void> {
+    this.#fail(error);
+    if (!this.#socket.destroyed) {
+      this.#socket.end();
+      const timer = setTimeout(() => this.#socket.destroy(), graceMs);
+      timer.unref();
+      await this.#closed;
+      clearTimeout(timer);
+    }
+  }
+
+  #enqueue(bytes: Buffer): void {
+    this.#outbox.push(bytes);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // Commands issued in the same tick (a re-registration burst) leave in one write.
+    process.nextTick(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    if (this.#failure || outbox.length === 0) return;
+    this.#socket.write(outbox.length === 1 ? outbox[0]! : Buffer.concat(outbox));
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#failure) return;
+    try {
+      this.#decoder.parse(chunk, (body) => this.#onFrame(body));
+    } catch (error) {
+      const cause = error instanceof NsqLookupError ? error : new ProtocolError(String(error), { cause: error });
+      this.destroy(new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, cause.message, { cause }));
+      return;
+    }
+    if (this.#failure) return;
+    if (this.inFlight > 0) this.#armReadTimer();
+    else this.#disarmReadTimer();
+  }
+
+  #onFrame(body: Buffer): void {
+    if (this.#failure) return;
+    const pending = this.#pending[this.#pendingHead];
+    if (!pending) {
+      throw new ProtocolError(`unsolicited response frame ${JSON.stringify(body.toString('utf8', 0, 100))}`);
+    }
+    this.#pending[this.#pendingHead++] = undefined as unknown as Pending;
+    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      this.#pending.splice(0, this.#pendingHead);
+      this.#pendingHead = 0;
+    }
+    if (isErrorBody(body)) {
+      const error = LookupdError.parse(body, this.address);
+      if (error) {
+        // nsqlookupd hangs up after every E_* answer: the rest of the pipeline is lost with it.
+        pending.reject(error);
+        this.destroy(
+          new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, `closed after ${error.message}`, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+    }
+    pending.resolve(Buffer.from(body));
+  }
+
+  #armReadTimer(): void {
+    const timeoutMs = this.#options.readTimeoutMs;
+    if (this.#readTimer) {
+      this.#readTimer.refresh();
+      return;
+    }
+    this.#readTimer = setTimeout(() => {
+      this.#readTimer = undefined;
+      if (this.#failure || this.inFlight === 0) return;
+      this.#options.log('%s: no response for %d ms with %d owed', this.address, timeoutMs, this.inFlight);
+      this.destroy(
+        new ConnectionError(
+          'NSQ_ERR_READ_TIMEOUT',
+          this.address,
+          `no response for ${timeoutMs} ms (readTimeoutMs) with ${this.inFlight} command(s) owed`,
+        ),
+      );
+    }, timeoutMs);
+    this.#readTimer.unref();
+  }
+
+  #disarmReadTimer(): void {
+    if (this.#readTimer) clearTimeout(this.#readTimer);
+    this.#readTimer = undefined;
+  }
+
+  #onSocketError(error: NodeJS.ErrnoException): void {
+    if (this.#failure) return;
+    const code: ConnectionErrorCode =
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? 'NSQ_ERR_CONNECTION_RESET' : 'NSQ_ERR_CONNECTION_CLOSED';
+    this.#fail(new ConnectionError(code, this.address, `connection failed: ${error.message}`, { cause: error }));
+  }
+
+  #onSocketClose(): void {
+    this.#fail(new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'connection closed by lookupd'));
+    this.#resolveClosed(this.#failure!);
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.#disarmReadTimer();
+    this.#outbox = [];
+    const pending = this.#pending.slice(this.#pendingHead);
+    this.#pending.length = 0;
+    this.#pendingHead = 0;
+    for (const p of pending) p.reject(error);
+  }
+}
+
+export type { ConnectionErrorCode };

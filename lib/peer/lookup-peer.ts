@@ -1,0 +1,257 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { hostname as osHostname } from 'node:os';
+import { splitHostPort } from '../address.js';
+import { type LogFn, logger } from '../debug.js';
+import { ConnectionError } from '../errors.js';
+import { DEFAULT_MAX_BODY_SIZE, MAGIC_V1 } from '../protocol/constants.js';
+import { encodeIdentify, encodeRegister, encodeUnregister, type IdentifyInfo, PING } from '../protocol/encoder.js';
+import { type LookupdInfo, parseIdentifyResponse } from '../protocol/response.js';
+import { TypedEmitter } from '../typed-emitter.js';
+import { Connection } from './connection.js';
+
+/** `disconnected` → `connecting` (dial, magic, connect callback) → `connected`; `closed` is final. */
+export type PeerState = 'disconnected' | 'connecting' | 'connected' | 'closed';
+
+export interface LookupPeerOptions {
+  /**
+   * The connect callback, run after every (re)connect once the magic is written and before any command
+   * that was waiting for the connection. Commands it issues on `peer` go first, in the order issued.
+   * If it throws or rejects, the connection is dropped and the waiting commands reject.
+   */
+  onConnect?: (peer: LookupPeer) => unknown;
+  /** Time allowed for the TCP handshake, in ms (nsqd: 1000). */
+  dialTimeoutMs?: number;
+  /** While responses are owed, the longest silence before the connection is declared dead, in ms (nsqd: 1000). */
+  readTimeoutMs?: number;
+  /** Largest response body accepted, in bytes (nsqd's `--max-body-size`, default 5 MiB). */
+  maxBodySize?: number;
+  /** Replaces the `debug` logger (`nsqd-lookup:lookup-peer:<address>`). */
+  log?: LogFn;
+}
+
+export interface LookupPeerEvents {
+  [event: string]: unknown[];
+  /** Every state change, with the state before it. */
+  state: [state: PeerState, previous: PeerState];
+  /** The connect callback finished; the connection is usable. */
+  connect: [];
+  /** A connection (or an attempt at one) ended; `error` says why. Not emitted for `close()`. */
+  disconnect: [error: Error];
+}
+
+interface Waiting {
+  command: Buffer;
+  resolve: (body: Buffer) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * One lookupd, one TCP connection, connected lazily like nsqd's `lookupPeer`: the first command dials,
+ * writes the magic and runs the connect callback. Unlike nsqd's, many commands may be in flight at once
+ * (responses are matched in order), and a failure rejects every pending command with an error that
+ * names this address.
+ */
+export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
+  readonly address: string;
+  /** lookupd's answer to the last successful {@link identify} on this peer. */
+  info: LookupdInfo | undefined;
+  readonly #options: Required<Omit<LookupPeerOptions, 'onConnect' | 'log'>> & Pick<LookupPeerOptions, 'onConnect'>;
+  readonly #log: LogFn;
+  #state: PeerState = 'disconnected';
+  #connection: Connection | undefined;
+  #connecting: Promise<void> | undefined;
+  #waiting: Waiting[] = [];
+  /** Marks the async context of a connect callback, whose commands bypass the waiting queue. */
+  readonly #callbackContext = new AsyncLocalStorage<Connection>();
+
+  constructor(address: string, options: LookupPeerOptions = {}) {
+    super();
+    splitHostPort(address);
+    this.address = address;
+    this.#options = {
+      onConnect: options.onConnect,
+      dialTimeoutMs: positive(options.dialTimeoutMs, 1000, 'dialTimeoutMs'),
+      readTimeoutMs: positive(options.readTimeoutMs, 1000, 'readTimeoutMs'),
+      maxBodySize: positive(options.maxBodySize, DEFAULT_MAX_BODY_SIZE, 'maxBodySize'),
+    };
+    this.#log = options.log ?? logger('lookup-peer', address);
+  }
+
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  /** Commands written and not yet answered. */
+  get inFlight(): number {
+    return this.#connection?.inFlight ?? 0;
+  }
+
+  /** Connects now if not connected (nsqd's `Command(nil)`); resolves once the connect callback is done. */
+  connect(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(this.#closedError());
+    if (this.#state === 'connected') return Promise.resolve();
+    return this.#startConnect();
+  }
+
+  /** Sends one encoded command and resolves with lookupd's response body. */
+  command(command: Buffer): Promise<Buffer> {
+    if (this.#state === 'closed') return Promise.reject(this.#closedError());
+    const connection = this.#connection;
+    if (connection && (this.#state === 'connected' || this.#callbackContext.getStore() === connection)) {
+      return connection.send(command);
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ command, resolve, reject });
+      this.#startConnect().catch(() => {
+        // The waiting commands carry this failure; the connect promise itself has no other reader here.
+      });
+    });
+  }
+
+  /**
+   * IDENTIFY with `info` (JSON keys and order as nsqd writes them; `hostname` defaults to this host's).
+   * Resolves to lookupd's own info, also kept as {@link info}.
+   */
+  async identify(info: IdentifyInfo): Promise<LookupdInfo> {
+    const body = await this.command(encodeIdentify({ ...info, hostname: info.hostname ?? osHostname() }));
+    this.info = parseIdentifyResponse(body, this.address);
+    return this.info;
+  }
+
+  async register(topic: string, channel?: string): Promise<void> {
+    await this.command(encodeRegister(topic, channel));
+  }
+
+  async unregister(topic: string, channel?: string): Promise<void> {
+    await this.command(encodeUnregister(topic, channel));
+  }
+
+  async ping(): Promise<void> {
+    await this.command(PING);
+  }
+
+  /** Drops the current connection (if any) with `error`; the next command reconnects. */
+  disconnect(error?: Error): void {
+    this.#connection?.destroy(
+      error ?? new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'disconnected by the caller'),
+    );
+  }
+
+  /** No new commands; pending ones reject; the socket is ended. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') {
+      await this.#connection?.closed;
+      return;
+    }
+    this.#setState('closed');
+    const error = this.#closedError();
+    this.#rejectWaiting(error);
+    const connection = this.#connection;
+    if (connection) await connection.end(error, this.#options.readTimeoutMs);
+  }
+
+  #startConnect(): Promise<void> {
+    if (this.#connecting) return this.#connecting;
+    const attempt = this.#runConnect().finally(() => {
+      if (this.#connecting === attempt) this.#connecting = undefined;
+    });
+    this.#connecting = attempt;
+    return attempt;
+  }
+
+  async #runConnect(): Promise<void> {
+    this.#setState('connecting');
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.dial(this.address, {
+        dialTimeoutMs: this.#options.dialTimeoutMs,
+        readTimeoutMs: this.#options.readTimeoutMs,
+        maxBodySize: this.#options.maxBodySize,
+        log: this.#log,
+      });
+      if (this.#state === 'closed') {
+        connection.destroy(this.#closedError());
+        throw this.#closedError();
+      }
+      this.#connection = connection;
+      this.#watch(connection);
+      connection.writeRaw(MAGIC_V1);
+      const onConnect = this.#options.onConnect;
+      if (onConnect) {
+        const current = connection;
+        await this.#callbackContext.run(current, async () => {
+          try {
+            await onConnect(this);
+          } catch (cause) {
+            if (current.failed) throw cause;
+            const error = new ConnectionError(
+              'NSQ_ERR_CONNECT_CALLBACK',
+              this.address,
+              `connect callback failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+              { cause },
+            );
+            current.destroy(error);
+            throw error;
+          }
+        });
+      }
+      if (connection.failed) throw await connection.closed;
+      if (this.state === 'closed') throw this.#closedError();
+    } catch (error) {
+      const reason = error instanceof Error ? error : new Error(String(error));
+      this.#log('connect failed: %s', reason.message);
+      this.#rejectWaiting(reason);
+      if (this.state !== 'closed') {
+        this.#setState('disconnected');
+        if (!connection) this.#emitLater('disconnect', reason);
+      }
+      throw reason;
+    }
+    this.#setState('connected');
+    this.#emitLater('connect');
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) connection.send(w.command).then(w.resolve, w.reject);
+  }
+
+  #watch(connection: Connection): void {
+    void connection.closed.then((reason) => {
+      if (this.#connection !== connection) return;
+      this.#connection = undefined;
+      if (this.#state === 'closed') return;
+      this.#log('connection lost: %s', reason.message);
+      if (this.#state === 'connected') this.#setState('disconnected');
+      this.#emitLater('disconnect', reason);
+    });
+  }
+
+  #rejectWaiting(error: Error): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w.reject(error);
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError('NSQ_ERR_PEER_CLOSED', this.address, 'peer closed');
+  }
+
+  #setState(next: PeerState): void {
+    const previous = this.#state;
+    if (previous === next) return;
+    this.#state = next;
+    this.#log('%s -> %s', previous, next);
+    this.#emitLater('state', next, previous);
+  }
+
+  // Listeners run on the next tick so that one reacting to an event (say, by reconnecting or closing)
+  // never re-enters the transition that raised it.
+  #emitLater<E extends keyof LookupPeerEvents & string>(event: E, ...args: LookupPeerEvents[E]): void {
+    process.nextTick(() => this.emit(event, ...args));
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}

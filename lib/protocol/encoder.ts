@@ -1,0 +1,111 @@
+import { InvalidArgumentError, InvalidNameError } from '../errors.js';
+import { Command, MAGIC_V1, SIZE_PREFIX_LENGTH } from './constants.js';
+import { isValidChannelName, isValidTopicName } from './names.js';
+
+/** What a broker tells lookupd about itself in IDENTIFY (nsqd's `connectCallback`). */
+export interface IdentifyInfo {
+  /** Address consumers should dial, nsqd's `--broadcast-address`. Required, non-empty. */
+  broadcastAddress: string;
+  /** The broker's TCP port for consumers (nsqd's `--broadcast-tcp-port`), 1-65535. */
+  tcpPort: number;
+  /** The broker's HTTP port (nsqd's `--broadcast-http-port`), 1-65535. */
+  httpPort: number;
+  /** Version string lookupd shows in `/nodes`, e.g. `1.3.0`. Required, non-empty. */
+  version: string;
+  /** The broker host's name; written as `""` when omitted. */
+  hostname?: string;
+  /** nsqd's `--topology-zone`; written as `""` when omitted, as nsqd does. */
+  topologyZone?: string;
+  /** nsqd's `--topology-region`; written as `""` when omitted, as nsqd does. */
+  topologyRegion?: string;
+}
+
+export const MAGIC = MAGIC_V1;
+export const PING = Buffer.from(`${Command.PING}\n`, 'ascii');
+const IDENTIFY_LINE = Buffer.from(`${Command.IDENTIFY}\n`, 'ascii');
+
+/**
+ * `REGISTER topic [channel]\n`. Throws {@link InvalidNameError} for a name nsq would refuse, so that no
+ * name can smuggle a space or a newline (and with it a second command) onto the wire.
+ */
+export function encodeRegister(topic: string, channel?: string): Buffer {
+  return encodeTopicCommand(Command.REGISTER, topic, channel);
+}
+
+/** `UNREGISTER topic [channel]\n`, validated like {@link encodeRegister}. */
+export function encodeUnregister(topic: string, channel?: string): Buffer {
+  return encodeTopicCommand(Command.UNREGISTER, topic, channel);
+}
+
+function encodeTopicCommand(name: string, topic: string, channel: string | undefined): Buffer {
+  if (!isValidTopicName(topic)) throw new InvalidNameError('topic', topic);
+  if (channel === undefined || channel === '') return Buffer.from(`${name} ${topic}\n`, 'latin1');
+  if (!isValidChannelName(channel)) throw new InvalidNameError('channel', channel);
+  return Buffer.from(`${name} ${topic} ${channel}\n`, 'latin1');
+}
+
+/**
+ * `IDENTIFY\n`, the body's 4-byte big-endian length, then the JSON body exactly as nsqd v1.3.0 writes
+ * it: Go's `json.Marshal` of a map, so keys sorted, compact, HTML characters escaped.
+ */
+export function encodeIdentify(info: IdentifyInfo): Buffer {
+  return encodeIdentifyBody(identifyJson(info));
+}
+
+/** IDENTIFY with a caller-supplied body, for tools that must send what nsqd would not. */
+export function encodeIdentifyBody(body: string | Buffer): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const out = Buffer.allocUnsafe(IDENTIFY_LINE.length + SIZE_PREFIX_LENGTH + bytes.length);
+  IDENTIFY_LINE.copy(out, 0);
+  out.writeInt32BE(bytes.length, IDENTIFY_LINE.length);
+  bytes.copy(out, IDENTIFY_LINE.length + SIZE_PREFIX_LENGTH);
+  return out;
+}
+
+/** The IDENTIFY JSON text for `info`, byte for byte what nsqd sends. */
+export function identifyJson(info: IdentifyInfo): string {
+  requireText(info.broadcastAddress, 'broadcastAddress');
+  requireText(info.version, 'version');
+  requirePort(info.tcpPort, 'tcpPort');
+  requirePort(info.httpPort, 'httpPort');
+  return (
+    `{"broadcast_address":${goString(info.broadcastAddress)},` +
+    `"hostname":${goString(optionalText(info.hostname, 'hostname'))},` +
+    `"http_port":${info.httpPort},` +
+    `"tcp_port":${info.tcpPort},` +
+    `"topology_region":${goString(optionalText(info.topologyRegion, 'topologyRegion'))},` +
+    `"topology_zone":${goString(optionalText(info.topologyZone, 'topologyZone'))},` +
+    `"version":${goString(info.version)}}`
+  );
+}
+
+function requireText(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(`IDENTIFY needs ${field} as a non-empty string (lookupd refuses it otherwise)`);
+  }
+}
+
+function optionalText(value: unknown, field: string): string {
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new InvalidArgumentError(`IDENTIFY ${field} must be a string`);
+  return value;
+}
+
+function requirePort(value: unknown, field: string): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new InvalidArgumentError(`IDENTIFY needs ${field} as an integer port from 1 to 65535, got ${String(value)}`);
+  }
+}
+
+const GO_HTML_ESCAPES: Record<string, string> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
+/** A JSON string as Go's encoding/json writes it (it escapes <, >, & and the JS line separators). */
+export function goString(value: string): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c]!);
+}

@@ -1,0 +1,67 @@
+import { LookupdError, ProtocolError } from '../errors.js';
+import { OK } from './constants.js';
+
+/** lookupd's answer to IDENTIFY: its own addresses and version (nsqd keeps it as `lp.Info`). */
+export interface LookupdInfo {
+  tcpPort: number;
+  httpPort: number;
+  version: string;
+  broadcastAddress: string;
+  hostname: string;
+}
+
+const OK_BYTES = Buffer.from(OK, 'ascii');
+
+export function isOk(body: Buffer): boolean {
+  return body.equals(OK_BYTES);
+}
+
+/** True when the body starts with `E_`, the prefix of every lookupd error answer. */
+export function isErrorBody(body: Buffer): boolean {
+  return body.length >= 2 && body[0] === 0x45 && body[1] === 0x5f;
+}
+
+/**
+ * Parses lookupd's IDENTIFY answer. Like nsqd, a body that is not a JSON object is an error; missing or
+ * mistyped fields are reported rather than silently zeroed, since `lookupdHttpAddresses()` depends on them.
+ */
+export function parseIdentifyResponse(body: Buffer | string, address?: string): LookupdInfo {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const error = LookupdError.parse(text, address);
+  if (error) throw error;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ProtocolError(`IDENTIFY answer is not JSON: ${JSON.stringify(text.slice(0, 200))}`, { cause });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ProtocolError(`IDENTIFY answer is not a JSON object: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  const o = raw as Record<string, unknown>;
+  return {
+    tcpPort: numberField(o, 'tcp_port'),
+    httpPort: numberField(o, 'http_port'),
+    version: stringField(o, 'version'),
+    broadcastAddress: stringField(o, 'broadcast_address'),
+    hostname: stringField(o, 'hostname'),
+  };
+}
+
+function numberField(o: Record<string, unknown>, key: string): number {
+  const v = o[key];
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new ProtocolError(`IDENTIFY answer field ${key} is not an integer: ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function stringField(o: Record<string, unknown>, key: string): string {
+  const v = o[key];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') {
+    throw new ProtocolError(`IDENTIFY answer field ${key} is not a string: ${JSON.stringify(v)}`);
+  }
+  return v;
+}

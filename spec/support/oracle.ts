@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+
+/**
+ * The real NSQ binaries, our test oracle. `.ci/run` builds them from oracle/go.mod and exports
+ * NSQLOOKUPD_BIN and NSQD_BIN. Locally a missing binary skips the real-server variants with a note;
+ * under CI (CI=true) it fails the run instead, so those variants can never silently stop running.
+ */
+export const NSQLOOKUPD_BIN = binary('NSQLOOKUPD_BIN');
+export const NSQD_BIN = binary('NSQD_BIN');
+
+function binary(variable: string): string | undefined {
+  const path = process.env[variable];
+  if (path && existsSync(path)) return path;
+  const message = path
+    ? `${variable}=${path} does not exist`
+    : `${variable} is not set: the real-server variants are skipped (scripts/build-oracle.sh builds them)`;
+  if (process.env.CI === 'true') throw new Error(`${message}; CI must run them`);
+  if (!warned.has(variable)) {
+    warned.add(variable);
+    process.stderr.write(`note: ${message}\n`);
+  }
+  return undefined;
+}
+const warned = new Set<string>();
+
+export interface RealLookupd {
+  tcpAddress: string;
+  httpAddress: string;
+  process: ChildProcess;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real nsqlookupd on 127.0.0.1 with the given ports (0 = any) and resolves once both
+ * listeners are up, reading the chosen ports from its log. `extraArgs` are passed through.
+ */
+export async function startRealLookupd(
+  options: { tcpPort?: number; httpPort?: number; extraArgs?: string[] } = {},
+): Promise<RealLookupd> {
+  if (!NSQLOOKUPD_BIN) throw new Error('NSQLOOKUPD_BIN is not set');
+  const child = spawn(
+    NSQLOOKUPD_BIN,
+    [
+      `--tcp-address=127.0.0.1:${options.tcpPort ?? 0}`,
+      `--http-address=127.0.0.1:${options.httpPort ?? 0}`,
+      ...(options.extraArgs ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  const addresses = await new Promise<{ tcp: string; http: string }>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+      const tcp = /TCP: listening on (\S+)/.exec(log)?.[1];
+      const http = /HTTP: listening on (\S+)/.exec(log)?.[1];
+      if (tcp && http) {
+        child.stderr?.off('data', onData);
+        child.stdout?.off('data', onData);
+        resolve({ tcp, http });
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`nsqlookupd exited with ${code} before listening:\n${log}`)));
+    child.once('error', reject);
+  });
+  // Keep draining its output so a chatty server never blocks on a full pipe.
+  child.stderr?.resume();
+  child.stdout?.resume();
+  return {
+    tcpAddress: addresses.tcp,
+    httpAddress: addresses.http,
+    process: child,
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
