@@ -9,7 +9,27 @@ export {
   NsqLookupError,
   ProtocolError,
 } from './errors.js';
-export { LookupPeer, type LookupPeerEvents, type LookupPeerOptions, type PeerState } from './peer/lookup-peer.js';
+export {
+  LookupLoop,
+  type LookupLoopEvents,
+  type LookupLoopOptions,
+  type PeerErrorInfo,
+  type PeerStats,
+  type ReconnectOptions,
+} from './loop/lookup-loop.js';
+export {
+  type Registration,
+  Registry,
+  type RegistryChange,
+  type RegistryEvents,
+  RegistryFileError,
+} from './loop/registry.js';
+export {
+  LookupPeer,
+  type LookupPeerEvents,
+  type LookupPeerOptions,
+  type PeerState,
+} from './peer/lookup-peer.js';
 export {
   DEFAULT_MAX_BODY_SIZE,
   encodeIdentify,

@@ -26,7 +26,9 @@ export class TypedEmitter<Events extends EventMap> {
     return this.#emitter.listenerCount(event);
   }
 
+  /** Like EventEmitter's, except that an `error` event nobody listens to is dropped instead of thrown. */
   protected emit<E extends keyof Events & string>(event: E, ...args: Events[E]): boolean {
+    if (event === 'error' && this.#emitter.listenerCount('error') === 0) return false;
     return this.#emitter.emit(event, ...args);
   }
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
  * NSQLOOKUPD_BIN and NSQD_BIN. Locally a missing binary skips the real-server variants with a note;
  * under CI (CI=true) it fails the run instead, so those variants can never silently stop running.
  */
+const warned = new Set<string>();
 export const NSQLOOKUPD_BIN = binary('NSQLOOKUPD_BIN');
 export const NSQD_BIN = binary('NSQD_BIN');
 
@@ -23,7 +24,6 @@ function binary(variable: string): string | undefined {
   }
   return undefined;
 }
-const warned = new Set<string>();
 
 export interface RealLookupd {
   tcpAddress: string;
@@ -63,7 +63,9 @@ export async function startRealLookupd(
     };
     child.stderr?.on('data', onData);
     child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`nsqlookupd exited with ${code} before listening:\n${log}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`nsqlookupd exited with ${code} before listening:\n${log}`)),
+    );
     child.once('error', reject);
   });
   // Keep draining its output so a chatty server never blocks on a full pipe.
@@ -74,10 +76,15 @@ export async function startRealLookupd(
     httpAddress: addresses.http,
     process: child,
     async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
+      if (child.exitCode !== null || child.signalCode !== null) {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        return;
+      }
+      // 'close' (not 'exit') also waits for its stdio pipes, so no handle outlives the test.
+      const closed = once(child, 'close');
       child.kill('SIGKILL');
-      await exited;
+      await closed;
     },
   };
 }

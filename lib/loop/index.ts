@@ -1,0 +1,2 @@
+export * from './lookup-loop.js';
+export * from './registry.js';

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
+import { LookupLoop } from '../../lib/loop/lookup-loop.js';
+import { Registry } from '../../lib/loop/registry.js';
+import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { nextEventFor } from '../support/wait.js';
+
+const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+
+describe('LookupLoop timers (fake clock)', () => {
+  let clock: InstalledClock | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  afterEach(async () => {
+    clock?.uninstall();
+    clock = undefined;
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('PINGs each connected peer every pingIntervalMs, and not before', async () => {
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    cleanups.push(() => lookupd.close());
+    // Only the interval is faked: sockets and their timeouts run on real time.
+    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    const registry = new Registry();
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry,
+      pingIntervalMs: 15000,
+    });
+    cleanups.push(() => loop.close());
+    const connected = nextEventFor(loop, 'connect', address);
+    loop.start();
+    await connected;
+
+    clock.tick(14_999);
+    // Commands on one connection arrive in order: had a PING gone out, it would precede this REGISTER.
+    registry.addTopic('marker-1');
+    await lookupd.waitFor('REGISTER marker-1');
+    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER marker-1']);
+
+    const pinged = nextEventFor(loop, 'ping', address);
+    clock.tick(1);
+    await lookupd.waitFor('PING');
+    const [, rttMs] = await pinged;
+    assert.equal(typeof rttMs, 'number');
+    assert.equal(loop.stats()[0]?.lastPingRttMs, rttMs);
+
+    clock.tick(15_000);
+    registry.addTopic('marker-2');
+    await lookupd.waitFor('REGISTER marker-2');
+    assert.deepEqual(lookupd.commands, [
+      'IDENTIFY',
+      'REGISTER marker-1',
+      'PING',
+      'PING',
+      'REGISTER marker-2',
+    ]);
+  });
+
+  it('reconnects with exponential backoff from minTimeoutMs, capped at maxTimeoutMs', async () => {
+    // A port that refuses connections: bind, read the port, close.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+
+    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry: new Registry(),
+      reconnect: { minTimeoutMs: 100, maxTimeoutMs: 400, factor: 2, randomize: false },
+    });
+    cleanups.push(() => loop.close());
+    // p-retry arms its delay a few promise hops after reporting a failure.
+    const backoffArmed = async (fake: InstalledClock) => {
+      while (fake.countTimers() === 0) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const attemptsAt: number[] = [];
+    loop.start();
+    loop.peer(address)?.on('state', (state) => {
+      if (state === 'connecting') attemptsAt.push(clock!.now);
+    });
+    while (attemptsAt.length < 5) {
+      await backoffArmed(clock);
+      await clock.nextAsync();
+    }
+    // Delays 100, 200, 400, then capped at 400: attempts at these fake-clock times.
+    assert.deepEqual(attemptsAt, [0, 100, 300, 700, 1100]);
+    await backoffArmed(clock);
+    assert.equal(loop.stats()[0]?.lastError?.code, 'NSQ_ERR_CONNECT');
+    assert.equal(loop.stats()[0]?.reconnectAttempts, 5);
+  });
+
+  it('reconnects at once after a dropped connection, well before the next PING', async () => {
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    cleanups.push(() => lookupd.close());
+    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    const registry = new Registry([{ topic: 't', channel: 'c' }]);
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry,
+      reconnect: { minTimeoutMs: 10, maxTimeoutMs: 50 },
+    });
+    cleanups.push(() => loop.close());
+    let connected = nextEventFor(loop, 'connect', address);
+    loop.start();
+    await connected;
+    connected = nextEventFor(loop, 'connect', address);
+    lookupd.dropConnections();
+    // The ping interval never advances here: only the backoff (real time, tens of ms) brings it back.
+    await connected;
+    assert.equal(lookupd.connections, 2);
+    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER t c', 'IDENTIFY', 'REGISTER t c']);
+  });
+});

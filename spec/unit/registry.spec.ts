@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pack } from 'msgpackr';
+import { InvalidNameError } from '../../lib/errors.js';
+import { Registry, type RegistryChange, RegistryFileError } from '../../lib/loop/registry.js';
+
+describe('Registry', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-registry-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function recorder(registry: Registry): RegistryChange[] {
+    const changes: RegistryChange[] = [];
+    registry.on('change', (change) => changes.push(change));
+    return changes;
+  }
+
+  it('announces each change once, in order; a channel creates its topic first', () => {
+    const registry = new Registry();
+    const changes = recorder(registry);
+    assert.equal(registry.addChannel('t', 'c'), true);
+    assert.equal(registry.addChannel('t', 'c'), false);
+    assert.equal(registry.addTopic('t'), false);
+    assert.equal(registry.addChannel('t', 'd'), true);
+    assert.equal(registry.removeChannel('t', 'c'), true);
+    assert.equal(registry.removeChannel('t', 'c'), false);
+    assert.equal(registry.removeTopic('t'), true);
+    assert.equal(registry.removeTopic('t'), false);
+    assert.deepEqual(changes, [
+      { type: 'topic-added', topic: 't' },
+      { type: 'channel-added', topic: 't', channel: 'c' },
+      { type: 'channel-added', topic: 't', channel: 'd' },
+      { type: 'channel-removed', topic: 't', channel: 'c' },
+      { type: 'topic-removed', topic: 't', channels: ['d'] },
+    ]);
+  });
+
+  it('lists registrations as nsqd re-registers: channels, or the topic alone when it has none', () => {
+    const registry = new Registry();
+    registry.addChannel('a', 'x');
+    registry.addChannel('a', 'y');
+    registry.addTopic('b');
+    assert.deepEqual(
+      [...registry.registrations()],
+      [{ topic: 'a', channel: 'x' }, { topic: 'a', channel: 'y' }, { topic: 'b' }],
+    );
+    assert.equal(registry.size, 3);
+    assert.equal(registry.topicCount, 2);
+  });
+
+  it('validates names as nsq does and changes nothing on a bad one', () => {
+    const registry = new Registry();
+    const changes = recorder(registry);
+    for (const bad of ['', 'a b', 'a\nUNREGISTER b', 'x'.repeat(65), 'é', 'a/b', 'a#ephemeralx']) {
+      assert.throws(() => registry.addTopic(bad), InvalidNameError);
+      assert.throws(() => registry.addChannel('ok', bad), InvalidNameError);
+    }
+    assert.equal(registry.hasTopic('ok'), false, 'a bad channel does not create its topic');
+    assert.deepEqual(changes, []);
+    assert.equal(registry.addTopic('t#ephemeral'), true);
+    assert.equal(
+      registry.addChannel('t', `${'c'.repeat(54)}#ephemeral`),
+      true,
+      '64 characters with the suffix',
+    );
+  });
+
+  it('saves atomically and loads the same topics and channels, leaving ephemeral ones out as nsqd does', async () => {
+    const registry = new Registry();
+    registry.addChannel('orders', 'billing');
+    registry.addChannel('orders', 'audit');
+    registry.addChannel('orders', 'tail#ephemeral');
+    registry.addTopic('empty');
+    registry.addChannel('scratch#ephemeral', 'c');
+    const path = join(dir, 'nested', 'registry.msgpack');
+    await registry.save(path);
+    assert.deepEqual(await readdir(join(dir, 'nested')), ['registry.msgpack'], 'no temporary file left');
+    const loaded = await Registry.load(path);
+    assert.deepEqual(loaded.topics().sort(), ['empty', 'orders']);
+    assert.deepEqual(loaded.channels('orders').sort(), ['audit', 'billing']);
+    assert.deepEqual(loaded.channels('empty'), []);
+  });
+
+  it('overwrites an existing file in one step', async () => {
+    const path = join(dir, 'registry.msgpack');
+    await new Registry([{ topic: 'old' }]).save(path);
+    await new Registry([{ topic: 'new', channel: 'c' }]).save(path);
+    assert.deepEqual((await Registry.load(path)).topics(), ['new']);
+  });
+
+  it('refuses corrupt, truncated, foreign and invalid files with a clear error', async () => {
+    const path = join(dir, 'registry.msgpack');
+    const registry = new Registry();
+    for (let i = 0; i < 50; i++) registry.addChannel(`t${i}`, `c${i}`);
+    await registry.save(path);
+    const good = await readFile(path);
+
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['truncated', good.subarray(0, good.length - 7), /registry file .*: /],
+      ['empty', Buffer.alloc(0), /registry file .*: /],
+      ['garbage', Buffer.from('not msgpack at all \u0000\u00c1', 'latin1'), /registry file .*: /],
+      ['foreign', pack({ hello: 'world' }), /not a registry snapshot/],
+      [
+        'future version',
+        pack({ format: 'nsqd-lookup/registry', version: 99, topics: [] }),
+        /unsupported version 99/,
+      ],
+      [
+        'invalid name',
+        pack({
+          format: 'nsqd-lookup/registry',
+          version: 1,
+          topics: [
+            { name: 'ok', channels: [] },
+            { name: 'a b', channels: [] },
+          ],
+        }),
+        /invalid topic entry/,
+      ],
+      [
+        'invalid channel',
+        pack({
+          format: 'nsqd-lookup/registry',
+          version: 1,
+          topics: [{ name: 'ok', channels: ['fine', 'no\n'] }],
+        }),
+        /invalid channel/,
+      ],
+    ];
+    for (const [name, bytes, message] of cases) {
+      await writeFile(path, bytes);
+      await assert.rejects(Registry.load(path), (error: unknown) => {
+        assert.ok(error instanceof RegistryFileError, `${name}: ${String(error)}`);
+        assert.equal(error.code, 'NSQ_ERR_REGISTRY_FILE');
+        assert.match(error.message, message, name);
+        return true;
+      });
+    }
+    await assert.rejects(Registry.load(join(dir, 'missing.msgpack')), /cannot read/);
+  });
+});
