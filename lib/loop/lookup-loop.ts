@@ -66,6 +66,12 @@ export interface PeerStats {
   commandsFailed: number;
   /** lookupd's IDENTIFY answer on the current or last connection. */
   lookupd: LookupdInfo | null;
+  /** Registrations lookupd has acknowledged on the current connection (REGISTER answers, then changes). */
+  registrationsAcked: number;
+  /** The registry's size: what {@link registrationsAcked} reaches when this lookupd is in sync. */
+  registrationsExpected: number;
+  /** Connected, re-registration done and every change sent since then acknowledged. */
+  inSync: boolean;
 }
 
 export type LookupLoopEvents = {
@@ -105,6 +111,9 @@ class PeerSlot {
       commandsSent: 0,
       commandsFailed: 0,
       lookupd: null,
+      registrationsAcked: 0,
+      registrationsExpected: 0,
+      inSync: false,
     };
   }
 
@@ -190,6 +199,12 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     return { added, removed };
   }
 
+  /** Whether every peer is connected, re-registered and has acknowledged every change so far. */
+  get inSync(): boolean {
+    for (const slot of this.#slots.values()) if (!this.#slotInSync(slot)) return false;
+    return true;
+  }
+
   /** lookupd HTTP addresses from the peers' IDENTIFY answers (nsqd's `lookupdHTTPAddrs`). */
   lookupdHttpAddresses(): string[] {
     const result: string[] = [];
@@ -203,9 +218,13 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
 
   /** A snapshot of every peer's stats. */
   stats(): PeerStats[] {
+    const expected = this.#registry.size;
     return [...this.#slots.values()].map((slot) => ({
       ...slot.stats,
       state: slot.peer.state,
+      inSync: this.#slotInSync(slot),
+      registrationsAcked: this.#slotInSync(slot) ? expected : slot.stats.registrationsAcked,
+      registrationsExpected: expected,
       lastError: slot.stats.lastError && { ...slot.stats.lastError },
       lookupd: slot.stats.lookupd && { ...slot.stats.lookupd },
     }));
@@ -235,6 +254,10 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     this.#phase = 'closed';
     this.#registry.off('change', this.#onChange);
     await Promise.all([...this.#slots.keys()].map((address) => this.#removePeer(address)));
+  }
+
+  #slotInSync(slot: PeerSlot): boolean {
+    return slot.peer.state === 'connected' && slot.idle;
   }
 
   #addPeer(address: string): void {
@@ -273,9 +296,13 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     const info = await this.#track(slot, peer.identify(this.#identity));
     slot.stats.lookupd = info;
     if (info.broadcastAddress === '') this.#log('%s: lookupd sent no broadcast address', peer.address);
+    slot.stats.registrationsAcked = 0;
+    const acked = () => {
+      slot.stats.registrationsAcked++;
+    };
     const burst: Promise<unknown>[] = [];
     for (const { topic, channel } of this.#registry.registrations()) {
-      burst.push(this.#track(slot, peer.command(encodeRegister(topic, channel))));
+      burst.push(this.#track(slot, peer.command(encodeRegister(topic, channel))).then(acked));
     }
     this.#log('%s: re-registering %d', peer.address, burst.length);
     await Promise.all(burst);
@@ -294,6 +321,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     if (slot.removed || this.#phase !== 'running') return;
     const wasConnected = slot.stats.connectedSince !== null;
     slot.stats.connectedSince = null;
+    slot.stats.registrationsAcked = 0;
     this.#stopPinging(slot);
     this.#recordError(slot, error);
     if (wasConnected) this.emit('disconnect', slot.stats.address, error);

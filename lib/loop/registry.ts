@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { InvalidNameError, NsqLookupError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
@@ -150,23 +149,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       if (isEphemeral(name)) continue;
       file.topics.push({ name, channels: [...channels].filter((c) => !isEphemeral(c)) });
     }
-    const bytes = pack(file);
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const handle = await open(temporary, 'w', 0o644);
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, path);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
-    await syncDirectory(dirname(path));
+    await writeFileAtomic(path, pack(file));
   }
 
   /** Reads a file written by {@link save}. A missing, corrupt or truncated file throws {@link RegistryFileError}. */
@@ -226,19 +209,5 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
     }
     return new Registry(registrations);
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  // Makes the rename itself durable; not every platform lets a directory be opened and synced.
-  try {
-    const handle = await open(path, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Best effort, as in nsqd's atomicRename.
   }
 }

@@ -9,7 +9,20 @@ export class RecordingLookupd extends EventEmitter {
   readonly commands: string[] = [];
   readonly #server = net.createServer((socket) => this.#accept(socket));
   readonly #sockets = new Set<net.Socket>();
+  readonly #gates = new Map<string, Promise<void>>();
   connections = 0;
+
+  /**
+   * Holds back the answer to the next command equal to `line` (and every answer after it on that
+   * connection, as lookupd answers in order) until the returned function is called.
+   */
+  hold(line: string): () => void {
+    let release!: () => void;
+    this.#gates.set(line, new Promise((resolve) => {
+      release = resolve;
+    }));
+    return () => release();
+  }
 
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
@@ -46,6 +59,7 @@ export class RecordingLookupd extends EventEmitter {
     socket.on('error', () => {});
     let buffered = Buffer.alloc(0);
     let magicSeen = false;
+    let answered: Promise<void> = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       for (;;) {
@@ -80,7 +94,11 @@ export class RecordingLookupd extends EventEmitter {
         const frame = Buffer.alloc(4 + body.length);
         frame.writeInt32BE(body.length, 0);
         body.copy(frame, 4);
-        socket.write(frame);
+        const gate = this.#gates.get(line);
+        if (gate) this.#gates.delete(line);
+        answered = answered.then(() => gate).then(() => {
+          if (!socket.destroyed) socket.write(frame);
+        });
       }
     });
   }

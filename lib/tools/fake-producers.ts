@@ -1,0 +1,297 @@
+import { type LogFn, logger } from '../debug.js';
+import { InvalidArgumentError } from '../errors.js';
+import { LookupLoop } from '../loop/lookup-loop.js';
+import { type Registration, Registry } from '../loop/registry.js';
+import type { IdentifyInfo } from '../protocol/encoder.js';
+import { TypedEmitter } from '../typed-emitter.js';
+
+/** One simulated nsqd: what it tells lookupd about itself and what it registers. */
+export interface FakeProducerSpec {
+  identity: IdentifyInfo;
+  registrations: Registration[];
+}
+
+export interface FakeProducersOptions {
+  /** lookupd TCP addresses every producer registers with. */
+  addresses: string[];
+  /** Producers to simulate (default 1); ignored when `specs` is given. */
+  producers?: number;
+  /** Topics per producer (default 1). */
+  topics?: number;
+  /** Channels per topic (default 1; 0 registers bare topics). */
+  channels?: number;
+  /** Topic names; `%d` is the topic's index (default `topic-%d`). Every producer has the same topics. */
+  topicPattern?: string;
+  /** Channel names; `%d` is the channel's index (default `channel-%d`). */
+  channelPattern?: string;
+  /** Broadcast address of producer i; `%d` is i (default `fake-nsqd-%d`). */
+  broadcastAddressPattern?: string;
+  /** Hostname of producer i; `%d` is i (default: the broadcast address). */
+  hostnamePattern?: string;
+  /** TCP port of producer i is `tcpPortBase + i` (default 20000). */
+  tcpPortBase?: number;
+  /** HTTP port of producer i is `httpPortBase + i` (default 40000). */
+  httpPortBase?: number;
+  /** Version sent in IDENTIFY (default `1.3.0`). */
+  version?: string;
+  /** Explicit producers (a snapshot replay); replaces the generated ones. */
+  specs?: FakeProducerSpec[];
+  /** PING period per producer and lookupd, in ms (default 15000, nsqd's). */
+  pingIntervalMs?: number;
+  /** Producers connecting at once during start-up (default 200), so lookupd's accept backlog is not flooded. */
+  connectConcurrency?: number;
+  /** Topic/channel creations and deletions per second across the fleet (default 0). */
+  churnPerSecond?: number;
+  /** Seed of the churn's choices, for reproducible runs. */
+  seed?: number;
+  /** Per-peer read timeout, in ms (default 1000, nsqd's; raise it when one lookupd serves thousands). */
+  readTimeoutMs?: number;
+  /** Replaces the `debug` logger shared by every producer. */
+  log?: LogFn;
+}
+
+export interface FleetStatus {
+  producers: number;
+  /** Producers whose start-up has been initiated. */
+  started: number;
+  /** Peers (producer × lookupd) connected now. */
+  connected: number;
+  /** Peers in total. */
+  peers: number;
+  registrationsAcked: number;
+  registrationsExpected: number;
+  /** Failed commands and connection attempts so far. */
+  errors: number;
+  churnOperations: number;
+}
+
+export type FleetEvents = {
+  [event: string]: unknown[];
+  /** During start-up, at most every 100 ms and once all producers have started. */
+  progress: [status: FleetStatus];
+  /** A failure on one producer's peer (the loop retries on its own). */
+  error: [producer: number, address: string, error: Error];
+};
+
+/** Producer i's identity and registrations from the generating options. */
+export function generateProducerSpecs(options: FakeProducersOptions): FakeProducerSpec[] {
+  const count = integer(options.producers ?? 1, 'producers', 1);
+  const topics = integer(options.topics ?? 1, 'topics', 0);
+  const channels = integer(options.channels ?? 1, 'channels', 0);
+  const tcpPortBase = integer(options.tcpPortBase ?? 20000, 'tcpPortBase', 1);
+  const httpPortBase = integer(options.httpPortBase ?? 40000, 'httpPortBase', 1);
+  if (tcpPortBase + count - 1 > 65535 || httpPortBase + count - 1 > 65535) {
+    throw new InvalidArgumentError(
+      `${count} producers do not fit in ports from tcpPortBase ${tcpPortBase} / httpPortBase ${httpPortBase}`,
+    );
+  }
+  const registrations: Registration[] = [];
+  for (let t = 0; t < topics; t++) {
+    const topic = fill(options.topicPattern ?? 'topic-%d', t);
+    if (channels === 0) registrations.push({ topic });
+    for (let c = 0; c < channels; c++)
+      registrations.push({ topic, channel: fill(options.channelPattern ?? 'channel-%d', c) });
+  }
+  const specs: FakeProducerSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const broadcastAddress = fill(options.broadcastAddressPattern ?? 'fake-nsqd-%d', i);
+    specs.push({
+      identity: {
+        broadcastAddress,
+        hostname: options.hostnamePattern ? fill(options.hostnamePattern, i) : broadcastAddress,
+        tcpPort: tcpPortBase + i,
+        httpPort: httpPortBase + i,
+        version: options.version ?? '1.3.0',
+      },
+      // Shared and never mutated: each producer's Registry copies it.
+      registrations,
+    });
+  }
+  return specs;
+}
+
+/**
+ * Many simulated nsqds, each a real {@link LookupLoop} with its own {@link Registry} and one TCP
+ * connection per lookupd, heartbeating like nsqd. For load-testing lookupd and for giving consumers,
+ * nsqadmin and tests a topology to discover.
+ */
+export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
+  readonly specs: FakeProducerSpec[];
+  readonly #options: FakeProducersOptions;
+  readonly #loops: LookupLoop[] = [];
+  readonly #registries: Registry[] = [];
+  readonly #log: LogFn;
+  #errors = 0;
+  #churnOperations = 0;
+  #churnTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #random: () => number;
+
+  constructor(options: FakeProducersOptions) {
+    super();
+    if (options.addresses.length === 0)
+      throw new InvalidArgumentError('fake producers need at least one lookupd address');
+    this.#options = options;
+    this.specs = options.specs ?? generateProducerSpecs(options);
+    this.#log = options.log ?? logger('fake-producers');
+    this.#random = mulberry32(options.seed ?? Date.now());
+  }
+
+  /** The registry of producer `i`, to add or remove topics and channels by hand. */
+  registry(i: number): Registry | undefined {
+    return this.#registries[i];
+  }
+
+  /**
+   * Starts every producer, at most `connectConcurrency` connecting at once, and resolves when each has
+   * connected to every lookupd or failed a first attempt (failed ones keep retrying in the background).
+   */
+  async start(): Promise<void> {
+    const concurrency = integer(this.#options.connectConcurrency ?? 200, 'connectConcurrency', 1);
+    let next = 0;
+    let lastProgress = 0;
+    const worker = async () => {
+      while (!this.#closed && next < this.specs.length) {
+        const index = next++;
+        await this.#startProducer(index);
+        // status() walks every producer: report at most every 100 ms, and the last one.
+        const now = performance.now();
+        const last = this.#loops.length === this.specs.length;
+        if (this.listenerCount('progress') > 0 && (last || now - lastProgress >= 100)) {
+          lastProgress = now;
+          this.emit('progress', this.status());
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, this.specs.length) }, worker));
+    this.#startChurn();
+  }
+
+  status(): FleetStatus {
+    let connected = 0;
+    let peers = 0;
+    let acked = 0;
+    let expected = 0;
+    for (const loop of this.#loops) {
+      for (const stats of loop.stats()) {
+        peers++;
+        if (stats.state === 'connected') connected++;
+        acked += stats.registrationsAcked;
+        expected += stats.registrationsExpected;
+      }
+    }
+    return {
+      producers: this.specs.length,
+      started: this.#loops.length,
+      connected,
+      peers,
+      registrationsAcked: acked,
+      registrationsExpected: expected,
+      errors: this.#errors,
+      churnOperations: this.#churnOperations,
+    };
+  }
+
+  /** Resolves once every connected producer has acknowledged everything sent so far. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#loops.map((loop) => loop.settled()));
+  }
+
+  /** Stops churn and closes every producer's connections; lookupd drops them as nsqd's SIGTERM does. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#churnTimer) clearInterval(this.#churnTimer);
+    this.#churnTimer = undefined;
+    await Promise.all(this.#loops.map((loop) => loop.close()));
+  }
+
+  async #startProducer(index: number): Promise<void> {
+    const spec = this.specs[index]!;
+    const registry = new Registry(spec.registrations);
+    const loop = new LookupLoop({
+      addresses: this.#options.addresses,
+      identity: spec.identity,
+      registry,
+      pingIntervalMs: this.#options.pingIntervalMs,
+      readTimeoutMs: this.#options.readTimeoutMs,
+      log: this.#log,
+    });
+    this.#registries[index] = registry;
+    this.#loops[index] = loop;
+    loop.on('error', (address, error) => {
+      this.#errors++;
+      this.emit('error', index, address, error);
+    });
+    // A first outcome per lookupd: connected, or a failed attempt (the loop keeps retrying).
+    const outcomes = this.#options.addresses.map(
+      (address) =>
+        new Promise<void>((resolve) => {
+          const done = (which: string) => {
+            if (which !== address) return;
+            loop.off('connect', done);
+            loop.off('error', done);
+            resolve();
+          };
+          loop.on('connect', done);
+          loop.on('error', done);
+        }),
+    );
+    loop.start();
+    await Promise.all(outcomes);
+  }
+
+  #startChurn(): void {
+    const rate = this.#options.churnPerSecond ?? 0;
+    if (!(rate > 0) || this.#closed || this.#registries.length === 0) return;
+    // Up to 100 timer ticks a second; several operations per tick above that.
+    const ticksPerSecond = Math.min(rate, 100);
+    let owed = 0;
+    this.#churnTimer = setInterval(() => {
+      owed += rate / ticksPerSecond;
+      for (; owed >= 1; owed--) this.#churnOnce();
+    }, 1000 / ticksPerSecond);
+    this.#churnTimer.unref();
+  }
+
+  /** One random creation or deletion on a random producer, within a bounded name space. */
+  #churnOnce(): void {
+    const registry = this.#registries[Math.floor(this.#random() * this.#registries.length)];
+    if (!registry) return;
+    const topic = `churn-topic-${Math.floor(this.#random() * 10)}`;
+    const channel = `churn-channel-${Math.floor(this.#random() * 10)}`;
+    const roll = this.#random();
+    if (roll < 0.4) registry.addChannel(topic, channel);
+    else if (roll < 0.5) registry.addTopic(topic);
+    else if (roll < 0.9) registry.removeChannel(topic, channel);
+    else registry.removeTopic(topic);
+    this.#churnOperations++;
+  }
+}
+
+/** Creates and starts a fleet: the library form of `nsqd-lookup fake-producers`. */
+export async function startFakeProducers(options: FakeProducersOptions): Promise<FakeProducerFleet> {
+  const fleet = new FakeProducerFleet(options);
+  await fleet.start();
+  return fleet;
+}
+
+function fill(pattern: string, index: number): string {
+  return pattern.replaceAll('%d', String(index));
+}
+
+function integer(value: number, name: string, min: number): number {
+  if (!Number.isInteger(value) || value < min)
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
