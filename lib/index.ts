@@ -46,3 +46,39 @@ export {
   parseIdentifyResponse,
   ResponseDecoder,
 } from './protocol/index.js';
+export {
+  type LookupProducer,
+  LookupdHttpClient,
+  LookupdHttpError,
+  type NodeProducer,
+} from './lookupd-http.js';
+export {
+  type FakeProducerSpec,
+  FakeProducerFleet,
+  type FakeProducersOptions,
+  type FleetEvents,
+  type FleetStatus,
+  generateProducerSpecs,
+  startFakeProducers,
+} from './tools/fake-producers.js';
+export {
+  captureSnapshot,
+  decodeSnapshot,
+  encodeSnapshot,
+  loadSnapshot,
+  SnapshotFileError,
+  type SnapshotProducer,
+  saveSnapshot,
+  snapshotToSpecs,
+  type TopologySnapshot,
+} from './tools/snapshot.js';
+export {
+  Heartbeat,
+  type HeartbeatEvents,
+  type HeartbeatOptions,
+  type HeartbeatOutage,
+  type HeartbeatSample,
+  HttpCheckError,
+  type TargetState,
+  type TargetStats,
+} from './tools/heartbeat.js';

@@ -2,4 +2,21 @@
 export type CommandMain = (argv: string[]) => Promise<number>;
 
 /** Subcommands, loaded on demand so that `--help` does not pay for every module. */
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {};
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+  demo: {
+    summary: 'a broker registering with an embedded lookupd, step by step',
+    load: async () => (await import('./demo.js')).default,
+  },
+  'fake-producers': {
+    summary: 'simulate many nsqds registering with lookupd',
+    load: async () => (await import('./fake-producers.js')).default,
+  },
+  heartbeat: {
+    summary: 'PING lookupds (and check HTTP /ping): live RTT, outages, monitoring exit codes',
+    load: async () => (await import('./heartbeat.js')).default,
+  },
+  snapshot: {
+    summary: "save a lookupd's topology, replay it elsewhere, show it",
+    load: async () => (await import('./snapshot.js')).default,
+  },
+};

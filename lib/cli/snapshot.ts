@@ -1,0 +1,141 @@
+import { FakeProducerFleet } from '../tools/fake-producers.js';
+import {
+  captureSnapshot,
+  loadSnapshot,
+  SnapshotFileError,
+  saveSnapshot,
+  snapshotToSpecs,
+  type TopologySnapshot,
+} from '../tools/snapshot.js';
+import { parseDuration } from './args.js';
+import type { CommandMain } from './commands.js';
+import { runFleet } from './fake-producers.js';
+import { addressList, EXIT_USAGE, parseFlags, runCommand, UsageError } from './flags.js';
+
+const EXIT_FAILED = 1;
+
+const main: CommandMain = (argv) =>
+  runCommand('snapshot', async () => {
+    const [action, ...rest] = argv;
+    switch (action) {
+      case 'save':
+        return save(rest);
+      case 'load':
+        return load(rest);
+      case 'show':
+        return show(rest);
+      case undefined:
+      case '-h':
+      case '--help':
+        parseFlags('snapshot', ['--help'], {});
+        return action === undefined ? EXIT_USAGE : 0;
+      default:
+        throw new UsageError(`unknown action ${JSON.stringify(action)} (save, load or show)`);
+    }
+  });
+
+export default main;
+
+async function save(argv: string[]): Promise<number> {
+  const parsed = parseFlags('snapshot', argv, {
+    'lookupd-http-address': { type: 'string', multiple: true },
+    output: { type: 'string', short: 'o' },
+    timeout: { type: 'string' },
+  });
+  if (!parsed) return 0;
+  const [http, ...others] = addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address');
+  if (!http || others.length > 0) throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
+  const output = parsed.values.output;
+  if (!output) throw new UsageError('snapshot save needs -o FILE');
+  const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
+  let snapshot: TopologySnapshot;
+  try {
+    snapshot = await captureSnapshot(http, timeoutMs);
+  } catch (error) {
+    process.stderr.write(`nsqd-lookup snapshot save: ${(error as Error).message}\n`);
+    return EXIT_FAILED;
+  }
+  await saveSnapshot(snapshot, output);
+  process.stdout.write(`saved ${summary(snapshot)} from ${http} to ${output}\n`);
+  return 0;
+}
+
+async function load(argv: string[]): Promise<number> {
+  const parsed = parseFlags(
+    'snapshot',
+    argv,
+    {
+      'lookupd-tcp-address': { type: 'string', multiple: true },
+      duration: { type: 'string' },
+      'heartbeat-interval': { type: 'string' },
+      'status-interval': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    true,
+  );
+  if (!parsed) return 0;
+  const [file, ...extra] = parsed.positionals;
+  if (!file || extra.length > 0) throw new UsageError('snapshot load takes one FILE');
+  const addresses = addressList(parsed.values['lookupd-tcp-address'], 'lookupd-tcp-address');
+  if (addresses.length === 0) throw new UsageError('at least one --lookupd-tcp-address is required');
+  const snapshot = await readOrReport(file);
+  if (!snapshot) return EXIT_FAILED;
+  if (snapshot.producers.length === 0) {
+    process.stderr.write(`nsqd-lookup snapshot load: ${file} has no producers to replay\n`);
+    return EXIT_FAILED;
+  }
+  const fleet = new FakeProducerFleet({
+    addresses,
+    specs: snapshotToSpecs(snapshot),
+    pingIntervalMs: parsed.values['heartbeat-interval'] ? parseDuration(parsed.values['heartbeat-interval']) : 15000,
+    readTimeoutMs: 5000,
+  });
+  return runFleet(fleet, {
+    json: parsed.values.json === true,
+    runFor: parsed.values.duration ? parseDuration(parsed.values.duration) : 0,
+    statusEvery: parsed.values['status-interval'] ? parseDuration(parsed.values['status-interval']) : 5000,
+    label: `producers from ${file}`,
+  });
+}
+
+async function show(argv: string[]): Promise<number> {
+  const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, true);
+  if (!parsed) return 0;
+  const [file, ...extra] = parsed.positionals;
+  if (!file || extra.length > 0) throw new UsageError('snapshot show takes one FILE');
+  const snapshot = await readOrReport(file);
+  if (!snapshot) return EXIT_FAILED;
+  if (parsed.values.json) {
+    process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [`${file}: ${summary(snapshot)}, saved ${snapshot.savedAt} from ${snapshot.source}`];
+  for (const p of snapshot.producers) {
+    const zone = p.topologyZone || p.topologyRegion ? ` zone=${p.topologyZone} region=${p.topologyRegion}` : '';
+    lines.push(`  ${p.broadcastAddress}:${p.tcpPort} (http ${p.httpPort}, ${p.hostname}, v${p.version}${zone})`);
+    for (const topic of p.topics) {
+      lines.push(`    ${topic.name}${topic.channels.length ? `: ${topic.channels.join(', ')}` : ''}`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function readOrReport(file: string): Promise<TopologySnapshot | undefined> {
+  try {
+    return await loadSnapshot(file);
+  } catch (error) {
+    if (!(error instanceof SnapshotFileError)) throw error;
+    process.stderr.write(`nsqd-lookup snapshot: ${error.message}\n`);
+    return undefined;
+  }
+}
+
+function summary(snapshot: TopologySnapshot): string {
+  const topics = new Set(snapshot.producers.flatMap((p) => p.topics.map((t) => t.name)));
+  const registrations = snapshot.producers.reduce(
+    (n, p) => n + p.topics.reduce((m, t) => m + Math.max(1, t.channels.length), 0),
+    0,
+  );
+  return `${snapshot.producers.length} producers, ${topics.size} topics, ${registrations} registrations`;
+}

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LookupdHttpClient } from '../../lib/lookupd-http.js';
+import { startFakeProducers } from '../../lib/tools/fake-producers.js';
+import { loadSnapshot, type SnapshotProducer } from '../../lib/tools/snapshot.js';
+import { spawnCli } from '../support/cli.js';
+import { LOOKUPD_TARGETS, type RunningLookupd } from '../support/targets.js';
+import { eventually } from '../support/wait.js';
+
+const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>
+  `${a.broadcastAddress}:${a.tcpPort}`.localeCompare(`${b.broadcastAddress}:${b.tcpPort}`);
+
+for (const target of LOOKUPD_TARGETS) {
+  describe(`CLI tools against the ${target.name}`, () => {
+    const cleanups: Array<() => Promise<unknown>> = [];
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-cli-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    });
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    async function lookupd(): Promise<RunningLookupd> {
+      const server = await target.start();
+      cleanups.push(() => server.close());
+      return server;
+    }
+
+    function cli(args: string[]) {
+      const running = spawnCli(args);
+      cleanups.push(() => running.stop());
+      return running;
+    }
+
+    it('fake-producers registers every producer with its topics and channels, and leaves on SIGINT', async () => {
+      const server = await lookupd();
+      const run = cli([
+        'fake-producers',
+        '--lookupd-tcp-address',
+        server.tcpAddress,
+        '--producers',
+        '25',
+        '--topics',
+        '3',
+        '--channels',
+        '2',
+        '--broadcast-address',
+        'sim-%d.test',
+        '--json',
+        '--status-interval',
+        '1h',
+      ]);
+      const [registered] = await run.lines(1, (line) => line.includes('"event":"registered"'));
+      const status = JSON.parse(registered!) as Record<string, number>;
+      assert.equal(status.producers, 25);
+      assert.equal(status.connected, 25);
+      assert.equal(status.registrationsAcked, 25 * 6);
+      const http = new LookupdHttpClient(server.httpAddress);
+      const nodes = await http.nodes();
+      assert.equal(nodes.length, 25);
+      assert.deepEqual(
+        nodes.map((n) => n.broadcast_address).sort(),
+        Array.from({ length: 25 }, (_, i) => `sim-${i}.test`).sort(),
+      );
+      for (const node of nodes) {
+        assert.deepEqual([...node.topics].sort(), ['topic-0', 'topic-1', 'topic-2']);
+        assert.equal(node.http_port - node.tcp_port, 20000);
+      }
+      assert.deepEqual((await http.channels('topic-1')).sort(), ['channel-0', 'channel-1']);
+      run.child.kill('SIGINT');
+      const { code, stdout } = await run.done;
+      assert.equal(code, 0, stdout);
+      const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as { event: string; inSync: boolean };
+      assert.deepEqual([stopped.event, stopped.inSync], ['stopped', true]);
+      await eventually(async () => (await http.nodes()).length === 0, 'lookupd drops the producers');
+    });
+
+    it('fake-producers refuses bad flags with exit code 2', async () => {
+      const missing = await cli(['fake-producers', '--producers', '2']).done;
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /--lookupd-tcp-address is required/);
+      const bad = await cli(['fake-producers', '--lookupd-tcp-address', 'nowhere', '--producers', 'x']).done;
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /not host:port|whole number/);
+    });
+
+    it('snapshot save / load / save round-trips a topology exactly', async () => {
+      const source = await lookupd();
+      const mirror = await lookupd();
+      const fleet = await startFakeProducers({
+        addresses: [source.tcpAddress],
+        specs: [
+          {
+            identity: { broadcastAddress: 'a.test', hostname: 'host-a', tcpPort: 4150, httpPort: 4151, version: '1.2.1' },
+            registrations: [{ topic: 'orders', channel: 'billing' }, { topic: 'orders', channel: 'audit' }, { topic: 'bare' }],
+          },
+          {
+            identity: { broadcastAddress: 'b.test', hostname: 'host-b', tcpPort: 5150, httpPort: 5151, version: '1.3.0' },
+            registrations: [{ topic: 'clicks', channel: 'stream#ephemeral' }],
+          },
+        ],
+      });
+      cleanups.push(() => fleet.close());
+      await fleet.settled();
+
+      const first = join(dir, 'first.msgpack');
+      const saved = await cli(['snapshot', 'save', '--lookupd-http-address', source.httpAddress, '-o', first]).done;
+      assert.equal(saved.code, 0, saved.stderr);
+      assert.match(saved.stdout, /saved 2 producers, 3 topics, 4 registrations/);
+
+      const load = cli(['snapshot', 'load', first, '--lookupd-tcp-address', mirror.tcpAddress, '--json']);
+      await load.lines(1, (line) => line.includes('"event":"registered"'));
+      const second = join(dir, 'second.msgpack');
+      const resaved = await cli(['snapshot', 'save', '--lookupd-http-address', mirror.httpAddress, '-o', second]).done;
+      assert.equal(resaved.code, 0, resaved.stderr);
+
+      const [a, b] = [await loadSnapshot(first), await loadSnapshot(second)];
+      assert.equal(a.producers.length, 2);
+      assert.deepEqual(b.producers.sort(byAddress), a.producers.sort(byAddress));
+      assert.deepEqual(a.producers.find((p) => p.broadcastAddress === 'a.test')?.topics, [
+        { name: 'bare', channels: [] },
+        { name: 'orders', channels: ['audit', 'billing'] },
+      ]);
+      load.child.kill('SIGINT');
+      assert.equal((await load.done).code, 0);
+
+      const shown = await cli(['snapshot', 'show', first]).done;
+      assert.equal(shown.code, 0);
+      assert.match(shown.stdout, /a\.test:4150 \(http 4151, host-a, v1\.2\.1\)/);
+      assert.match(shown.stdout, /orders: audit, billing/);
+    });
+
+    it('snapshot refuses a corrupt or foreign file with a clear message and exit code 1', async () => {
+      const corrupt = join(dir, 'corrupt.msgpack');
+      await writeFile(corrupt, Buffer.from([0xde, 0xad, 0xbe]));
+      const shown = await cli(['snapshot', 'show', corrupt]).done;
+      assert.equal(shown.code, 1);
+      assert.match(shown.stderr, /snapshot .*corrupt\.msgpack: /);
+      const usage = await cli(['snapshot', 'frobnicate']).done;
+      assert.equal(usage.code, 2);
+    });
+  });
+}
+
+describe('nsqd-lookup demo', () => {
+  it('runs every step against an embedded lookupd and finishes by itself', async function () {
+    this.timeout(60_000);
+    const run = spawnCli(['demo', '--ping-interval', '200ms']);
+    const { code, stdout, stderr } = await run.done;
+    assert.equal(code, 0, stderr);
+    for (const step of ['1. Started an embedded nsqlookupd', '3. What a consumer sees', '6. lookupd restarts', 'Done.']) {
+      assert.ok(stdout.includes(step), `missing "${step}" in:\n${stdout}`);
+    }
+    assert.match(stdout, /re-registered 4 registrations/);
+    assert.match(stdout, /channels: {2}billing, fraud-check, shipping/);
+  });
+});

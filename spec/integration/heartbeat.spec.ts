@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import {
+  Heartbeat,
+  type HeartbeatOptions,
+  type HeartbeatOutage,
+  type HeartbeatSample,
+} from '../../lib/tools/heartbeat.js';
+import { LIB_DIR, trackResources } from '../support/leak-check.js';
+import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
+import { RecordingLookupd } from '../support/recording-lookupd.js';
+
+/** Resolves with the samples of `target` once `n` of them satisfy `accept`. */
+function samples(
+  hb: Heartbeat,
+  target: string,
+  n: number,
+  accept: (s: HeartbeatSample) => boolean = () => true,
+): Promise<HeartbeatSample[]> {
+  const seen: HeartbeatSample[] = [];
+  return new Promise((resolve) => {
+    const listener = (t: string, sample: HeartbeatSample) => {
+      if (t !== target || !accept(sample)) return;
+      seen.push(sample);
+      if (seen.length < n) return;
+      hb.off('sample', listener);
+      resolve(seen);
+    };
+    hb.on('sample', listener);
+  });
+}
+
+function nextOutage(hb: Heartbeat, target: string): Promise<HeartbeatOutage> {
+  return new Promise((resolve) => {
+    const listener = (t: string, outage: HeartbeatOutage) => {
+      if (t !== target) return;
+      hb.off('outage', listener);
+      resolve(outage);
+    };
+    hb.on('outage', listener);
+  });
+}
+
+/** The error code of a failed sample; undefined for an answered one. */
+const codeOf = (s: HeartbeatSample | undefined): string | undefined =>
+  s && !s.ok ? (s.error as { code?: string }).code : undefined;
+
+const failedWith = (code: string) => (s: HeartbeatSample) => codeOf(s) === code;
+
+describe('Heartbeat (library)', () => {
+  let cleanups: (() => Promise<unknown>)[] = [];
+  const heartbeat = (options: HeartbeatOptions): Heartbeat => {
+    const hb = new Heartbeat(options);
+    cleanups.push(() => hb.close());
+    return hb;
+  };
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    cleanups = [];
+  });
+
+  it('writes the magic and PINGs only, never IDENTIFY, over one connection', async () => {
+    const leaks = trackResources();
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    cleanups.push(() => lookupd.close());
+    const pings = new PingServer();
+    const pingAddress = await pings.listen();
+    cleanups.push(() => pings.close());
+
+    const hb = heartbeat({ tcpAddresses: [address, pingAddress], intervalMs: 20 });
+    const states: string[] = [];
+    hb.on('state', (target, state, previous) => {
+      if (target === `tcp://${address}`) states.push(`${previous}->${state}`);
+    });
+    assert.deepEqual(hb.targets, [`tcp://${address}`, `tcp://${pingAddress}`]);
+    hb.start();
+    const [answered] = await Promise.all([
+      samples(hb, `tcp://${address}`, 3),
+      samples(hb, `tcp://${pingAddress}`, 3),
+    ]);
+    assert.ok(answered.every((s) => s.ok && s.rttMs >= 0));
+    await hb.close();
+    assert.deepEqual(await leaks.live({ createdIn: LIB_DIR }), [], 'close() released its sockets and timers');
+
+    assert.ok(lookupd.commands.length >= 3, String(lookupd.commands));
+    assert.deepEqual(new Set(lookupd.commands), new Set(['PING']));
+    assert.equal(lookupd.connections, 1);
+    assert.deepEqual(pings.magics, ['  V1']);
+    assert.deepEqual(new Set(pings.commands), new Set(['PING']));
+    assert.deepEqual(states, ['connecting->up']);
+
+    const [stats] = hb.stats();
+    assert.equal(stats?.state, 'up');
+    assert.equal(stats?.failures, 0);
+    assert.ok((stats?.successes ?? 0) >= 3);
+    assert.equal(stats?.rtt?.samples, stats?.successes);
+    assert.ok(stats!.rtt!.minMs <= stats!.rtt!.medianMs && stats!.rtt!.medianMs <= stats!.rtt!.maxMs);
+    assert.match(stats?.sparkline ?? '', /^[▁-█]+$/);
+
+    await lookupd.close();
+    await pings.close();
+    assert.deepEqual(await leaks.stop(), []);
+  });
+
+  it('stops each target after `count` probes, emits end and resolves finished()', async () => {
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    cleanups.push(() => lookupd.close());
+    const hb = heartbeat({ tcpAddresses: [address], intervalMs: 10, count: 3 });
+    const ended = new Promise<void>((resolve) => hb.once('end', resolve));
+    hb.start();
+    await hb.finished();
+    await ended;
+    assert.equal(hb.stats()[0]?.probes, 3);
+    assert.deepEqual(lookupd.commands, ['PING', 'PING', 'PING']);
+  });
+
+  it('checks HTTP GET /ping as a target of its own', async () => {
+    const leaks = trackResources();
+    const good = await startHttpPing();
+    cleanups.push(() => good.close());
+    const bad = await startHttpPing({ status: 500, body: 'NOPE' });
+    cleanups.push(() => bad.close());
+    const hb = heartbeat({ httpAddresses: [good.address, bad.address], intervalMs: 20 });
+    hb.start();
+    const [answered, failed] = await Promise.all([
+      samples(hb, `http://${good.address}/ping`, 3),
+      samples(hb, `http://${bad.address}/ping`, 1),
+    ]);
+    assert.ok(answered.every((s) => s.ok));
+    assert.equal(failed[0]?.ok, false);
+    assert.equal(codeOf(failed[0]), 'NSQ_ERR_HTTP_CHECK');
+    assert.match((failed[0] as { error: Error }).error.message, /answered 500 "NOPE"/);
+    await hb.close();
+    assert.deepEqual(await leaks.live({ createdIn: LIB_DIR }), [], 'close() released its sockets and timers');
+    assert.deepEqual(new Set(good.requests), new Set(['GET /ping']));
+    assert.deepEqual(
+      hb.stats().map((s) => s.state),
+      ['up', 'down'],
+    );
+    await good.close();
+    await bad.close();
+    assert.deepEqual(await leaks.stop(), []);
+  });
+
+  it('marks a refused port down, retries with backoff and reports the outage once it answers', async () => {
+    const address = await refusedAddress();
+    const target = `tcp://${address}`;
+    const hb = heartbeat({ tcpAddresses: [address], intervalMs: 1000, retryMinMs: 20 });
+    const down = new Promise((resolve) =>
+      hb.on('state', (t, state) => t === target && state === 'down' && resolve(state)),
+    );
+    const outage = nextOutage(hb, target);
+    hb.start();
+    await down;
+    await samples(hb, target, 3, failedWith('NSQ_ERR_CONNECT'));
+    const stats = hb.stats()[0]!;
+    assert.equal(stats.state, 'down');
+    assert.equal(stats.rtt, null);
+    assert.notEqual(stats.downSince, null);
+
+    const server = new PingServer();
+    await server.listen(Number(address.split(':')[1]));
+    cleanups.push(() => server.close());
+    const ended = await outage;
+    assert.ok(ended.failures >= 3, String(ended.failures));
+    assert.equal(ended.error.code, 'NSQ_ERR_CONNECT');
+    assert.ok(ended.durationMs > 0);
+    assert.equal(ended.endedAt - ended.startedAt, ended.durationMs);
+    const after = hb.stats()[0]!;
+    assert.equal(after.state, 'up');
+    assert.equal(after.outageCount, 1);
+    assert.equal(after.outages[0]?.endedAt, ended.endedAt);
+    assert.equal(after.downSince, null);
+  });
+
+  it('reconnects after lookupd drops and comes back on the same port', async () => {
+    const server = new PingServer();
+    const address = await server.listen();
+    cleanups.push(() => server.close());
+    const target = `tcp://${address}`;
+    const hb = heartbeat({ tcpAddresses: [address], intervalMs: 20, timeoutMs: 200, retryMinMs: 10 });
+    hb.start();
+    await samples(hb, target, 2, (s) => s.ok);
+    const outage = nextOutage(hb, target);
+    await server.close();
+    await samples(hb, target, 2, (s) => !s.ok);
+    await server.listen();
+    const ended = await outage;
+    assert.ok(ended.failures >= 2);
+    assert.ok(server.connections >= 2, String(server.connections));
+    assert.equal(hb.stats()[0]?.state, 'up');
+  });
+
+  it('times out on a server that never answers, stays down, and close() leaves nothing running', async () => {
+    const leaks = trackResources();
+    const server = new PingServer({ silent: true });
+    const address = await server.listen();
+    cleanups.push(() => server.close());
+    const target = `tcp://${address}`;
+    const hb = heartbeat({ tcpAddresses: [address], intervalMs: 200, timeoutMs: 50, retryMinMs: 10 });
+    const sampled: HeartbeatSample[] = [];
+    hb.on('sample', (_t, s) => sampled.push(s));
+    hb.start();
+    const timedOut = await samples(hb, target, 2, failedWith('NSQ_ERR_READ_TIMEOUT'));
+    assert.match((timedOut[0] as { error: Error }).error.message, /no response for 50 ms/);
+    // Each timeout drops the connection, so every retry dials again.
+    await new Promise<void>((resolve) => {
+      if (server.connections >= 3) resolve();
+      else server.on('connection', () => server.connections >= 3 && resolve());
+    });
+    assert.equal(hb.stats()[0]?.state, 'down');
+    assert.ok(sampled.every((s) => !s.ok));
+    assert.deepEqual(new Set(server.commands), new Set(['PING']));
+
+    await hb.close();
+    assert.deepEqual(await leaks.live({ createdIn: LIB_DIR }), [], 'close() released its sockets and timers');
+    const count = sampled.length;
+    await server.close();
+    assert.deepEqual(await leaks.stop(), []);
+    assert.equal(sampled.length, count, 'no sample after close()');
+  });
+
+  it('close() is idempotent, resolves finished() and stops a heartbeat that never started', async () => {
+    const address = await refusedAddress();
+    const hb = new Heartbeat({ tcpAddresses: [address] });
+    await Promise.all([hb.close(), hb.close()]);
+    await hb.finished();
+    hb.start();
+    assert.equal(hb.stats()[0]?.probes, 0);
+  });
+
+  it('validates its options', () => {
+    assert.throws(() => new Heartbeat({}), InvalidArgumentError);
+    assert.throws(() => new Heartbeat({ tcpAddresses: ['nope'] }), InvalidArgumentError);
+    assert.throws(() => new Heartbeat({ tcpAddresses: ['a:1'], intervalMs: 0 }), /intervalMs/);
+    assert.throws(() => new Heartbeat({ tcpAddresses: ['a:1'], count: 1.5 }), /count/);
+  });
+});
