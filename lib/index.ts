@@ -10,11 +10,25 @@ export {
   ProtocolError,
 } from './errors.js';
 export {
+  LookupdHttpClient,
+  LookupdHttpError,
+  type LookupProducer,
+  type NodeProducer,
+} from './lookupd-http.js';
+export {
+  type BroadcastCheckOptions,
+  type BroadcastWarning,
+  checkBroadcastAddress,
+  type Resolver,
+} from './loop/broadcast-check.js';
+export {
   LookupLoop,
   type LookupLoopEvents,
   type LookupLoopOptions,
+  type LoopStatus,
   type PeerErrorInfo,
   type PeerStats,
+  type PeerStatusEvent,
   type ReconnectOptions,
 } from './loop/lookup-loop.js';
 export {
@@ -47,20 +61,24 @@ export {
   ResponseDecoder,
 } from './protocol/index.js';
 export {
-  type LookupProducer,
-  LookupdHttpClient,
-  LookupdHttpError,
-  type NodeProducer,
-} from './lookupd-http.js';
-export {
-  type FakeProducerSpec,
   FakeProducerFleet,
+  type FakeProducerSpec,
   type FakeProducersOptions,
   type FleetEvents,
   type FleetStatus,
   generateProducerSpecs,
   startFakeProducers,
 } from './tools/fake-producers.js';
+export {
+  Heartbeat,
+  type HeartbeatEvents,
+  type HeartbeatOptions,
+  type HeartbeatOutage,
+  type HeartbeatSample,
+  HttpCheckError,
+  type TargetState,
+  type TargetStats,
+} from './tools/heartbeat.js';
 export {
   captureSnapshot,
   decodeSnapshot,
@@ -72,13 +90,3 @@ export {
   snapshotToSpecs,
   type TopologySnapshot,
 } from './tools/snapshot.js';
-export {
-  Heartbeat,
-  type HeartbeatEvents,
-  type HeartbeatOptions,
-  type HeartbeatOutage,
-  type HeartbeatSample,
-  HttpCheckError,
-  type TargetState,
-  type TargetStats,
-} from './tools/heartbeat.js';

@@ -1,2 +1,3 @@
+export * from './broadcast-check.js';
 export * from './lookup-loop.js';
 export * from './registry.js';

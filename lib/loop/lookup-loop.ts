@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { joinHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
@@ -6,6 +7,7 @@ import { LookupPeer, type PeerState } from '../peer/lookup-peer.js';
 import { encodeRegister, encodeUnregister, type IdentifyInfo } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import { TypedEmitter } from '../typed-emitter.js';
+import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from './broadcast-check.js';
 import type { Registry, RegistryChange } from './registry.js';
 
 /** Backoff between reconnect attempts (p-retry's exponential backoff). */
@@ -40,6 +42,15 @@ export interface LookupLoopOptions {
   maxBodySize?: number;
   /** Replaces the `debug` logger (`nsqd-lookup:lookup-loop`). */
   log?: LogFn;
+  /**
+   * Check the advertised broadcast address at start() and report problems as `warning` events
+   * (default true): it must resolve, and must not be loopback while a lookupd is on another host.
+   */
+  checkBroadcastAddress?: boolean;
+  /** With the check, also dial the advertised TCP and HTTP ports (default false). */
+  verifyReachable?: boolean;
+  /** Name resolution for the check (default: the system's, as consumers would resolve). */
+  resolve?: Resolver;
 }
 
 export interface PeerErrorInfo {
@@ -62,6 +73,8 @@ export interface PeerStats {
   connects: number;
   /** Failed connection attempts since the last successful one. */
   reconnectAttempts: number;
+  /** Epoch ms of the next connection attempt while one is scheduled, else null. */
+  nextRetryAt: number | null;
   commandsSent: number;
   commandsFailed: number;
   /** lookupd's IDENTIFY answer on the current or last connection. */
@@ -74,14 +87,47 @@ export interface PeerStats {
   inSync: boolean;
 }
 
+/** One transition of one peer, as the `status` event reports it. `at` is epoch ms. */
+export type PeerStatusEvent =
+  | { type: 'connecting'; address: string; at: number; attempt: number }
+  | { type: 'connected'; address: string; at: number; lookupd: LookupdInfo; registrations: number }
+  | { type: 'disconnected'; address: string; at: number; error: PeerErrorInfo }
+  | {
+      type: 'retry-scheduled';
+      address: string;
+      at: number;
+      attempt: number;
+      delayMs: number;
+      nextRetryAt: number;
+    }
+  | { type: 'in-sync'; address: string; at: number; registrations: number }
+  | { type: 'added'; address: string; at: number }
+  | { type: 'removed'; address: string; at: number };
+
+/** A JSON-serialisable view of the whole loop. */
+export interface LoopStatus {
+  /** Epoch ms of this snapshot. */
+  at: number;
+  /** Topics and channels lookupd should hold: one registration per channel or channel-less topic. */
+  registrySize: number;
+  /** Every peer connected and in sync. */
+  inSync: boolean;
+  identity: IdentifyInfo;
+  peers: PeerStats[];
+}
+
 export type LookupLoopEvents = {
   [event: string]: unknown[];
+  /** Every peer transition, as a union keyed on `type`. */
+  status: [event: PeerStatusEvent];
   /** A peer connected, identified and re-registered the whole registry. */
   connect: [address: string, info: LookupdInfo];
   /** A peer's connection ended; a reconnect is scheduled unless the loop is closing. */
   disconnect: [address: string, error: Error];
   /** A failed attempt or command on one peer. Never thrown: an `error` nobody listens to is dropped. */
   error: [address: string, error: Error];
+  /** A problem with the advertised identity (see `checkBroadcastAddress`). */
+  warning: [warning: BroadcastWarning];
   /** A PING answered. */
   ping: [address: string, rttMs: number];
 };
@@ -97,6 +143,8 @@ class PeerSlot {
   idleWaiters: Array<() => void> = [];
   removed = false;
   lastErrorObject: Error | undefined;
+  /** Whether the last `in-sync` transition reported was to true, so it is reported once per episode. */
+  reportedInSync = false;
 
   constructor(address: string, peer: LookupPeer) {
     this.peer = peer;
@@ -108,6 +156,7 @@ class PeerSlot {
       lastPingRttMs: null,
       connects: 0,
       reconnectAttempts: 0,
+      nextRetryAt: null,
       commandsSent: 0,
       commandsFailed: 0,
       lookupd: null,
@@ -151,6 +200,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   #addresses: string[];
   #phase: 'new' | 'running' | 'closed' = 'new';
   readonly #onChange = (change: RegistryChange) => this.#broadcast(change);
+  readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
 
   constructor(options: LookupLoopOptions) {
     super();
@@ -173,6 +223,11 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     };
     this.#log = options.log ?? logger('lookup-loop');
     this.#addresses = unique(options.addresses);
+    this.#check = {
+      enabled: options.checkBroadcastAddress ?? true,
+      verifyReachable: options.verifyReachable ?? false,
+      resolve: options.resolve,
+    };
   }
 
   /** Connects to every address. Returns at once; use {@link settled} or the `connect` event to wait. */
@@ -181,6 +236,27 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     this.#phase = 'running';
     this.#registry.on('change', this.#onChange);
     for (const address of this.#addresses) this.#addPeer(address);
+    if (this.#check.enabled) {
+      void this.checkBroadcastAddress().then(
+        (warnings) => {
+          for (const warning of warnings) {
+            this.#log('warning: %s', warning.message);
+            if (this.#phase === 'running') this.emit('warning', warning);
+          }
+        },
+        (error: unknown) => this.#log('broadcast address check failed: %s', String(error)),
+      );
+    }
+  }
+
+  /** Checks the advertised broadcast address (see {@link LookupLoopOptions.checkBroadcastAddress}). */
+  checkBroadcastAddress(): Promise<BroadcastWarning[]> {
+    return checkBroadcastAddress({
+      identity: this.#identity,
+      lookupdAddresses: this.#addresses,
+      verifyReachable: this.#check.verifyReachable,
+      resolve: this.#check.resolve,
+    });
   }
 
   get addresses(): string[] {
@@ -214,6 +290,18 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
         result.push(joinHostPort(info.broadcastAddress, info.httpPort));
     }
     return result;
+  }
+
+  /** A JSON-serialisable snapshot of the loop and every peer. */
+  status(): LoopStatus {
+    const peers = this.stats();
+    return {
+      at: Date.now(),
+      registrySize: this.#registry.size,
+      inSync: peers.every((peer) => peer.inSync),
+      identity: { ...this.#identity },
+      peers,
+    };
   }
 
   /** A snapshot of every peer's stats. */
@@ -269,11 +357,24 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     });
     slot = new PeerSlot(address, peer);
     const current = slot;
-    peer.on('state', () => current.notifyIfIdle());
+    peer.on('state', (state) => {
+      if (state === 'connecting' && !current.removed) {
+        this.#status({
+          type: 'connecting',
+          address,
+          at: Date.now(),
+          attempt: current.stats.reconnectAttempts + 1,
+        });
+      }
+      current.notifyIfIdle();
+      // `connected` is reported by the peer's connect event, which follows this one.
+      if (state !== 'connected') this.#reportSync(current);
+    });
     peer.on('connect', () => this.#onPeerConnect(current));
     peer.on('disconnect', (error) => this.#onPeerDisconnect(current, error));
     this.#slots.set(address, slot);
     this.#log('%s: adding peer', address);
+    this.#status({ type: 'added', address, at: Date.now() });
     this.#connectWithBackoff(slot);
   }
 
@@ -288,6 +389,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     await slot.peer.close();
     slot.outstanding = 0;
     slot.notifyIfIdle();
+    this.#status({ type: 'removed', address, at: Date.now() });
   }
 
   /** IDENTIFY, then the whole registry in one pipelined burst; runs inside the peer's connect. */
@@ -313,8 +415,17 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     slot.stats.connects++;
     slot.stats.reconnectAttempts = 0;
     slot.stats.connectedSince = Date.now();
+    slot.stats.nextRetryAt = null;
     this.#startPinging(slot);
+    this.#status({
+      type: 'connected',
+      address: slot.stats.address,
+      at: slot.stats.connectedSince,
+      lookupd: { ...slot.stats.lookupd! },
+      registrations: slot.stats.registrationsAcked,
+    });
     this.emit('connect', slot.stats.address, slot.stats.lookupd!);
+    this.#reportSync(slot);
   }
 
   #onPeerDisconnect(slot: PeerSlot, error: Error): void {
@@ -324,8 +435,42 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     slot.stats.registrationsAcked = 0;
     this.#stopPinging(slot);
     this.#recordError(slot, error);
-    if (wasConnected) this.emit('disconnect', slot.stats.address, error);
+    if (wasConnected) {
+      this.#status({
+        type: 'disconnected',
+        address: slot.stats.address,
+        at: Date.now(),
+        error: slot.stats.lastError!,
+      });
+      this.emit('disconnect', slot.stats.address, error);
+    }
+    this.#reportSync(slot);
     this.#connectWithBackoff(slot);
+  }
+
+  /**
+   * Reports `in-sync` once per connection, when the re-registration burst and anything queued behind it
+   * are acknowledged; changes acknowledged later do not repeat it.
+   */
+  #reportSync(slot: PeerSlot): void {
+    if (slot.removed) return;
+    if (slot.peer.state !== 'connected') {
+      slot.reportedInSync = false;
+      return;
+    }
+    if (slot.reportedInSync || !this.#slotInSync(slot)) return;
+    slot.reportedInSync = true;
+    this.#status({
+      type: 'in-sync',
+      address: slot.stats.address,
+      at: Date.now(),
+      registrations: this.#registry.size,
+    });
+  }
+
+  #status(event: PeerStatusEvent): void {
+    if (this.#phase !== 'running' && event.type !== 'removed') return;
+    this.emit('status', event);
   }
 
   /** Dials until connected (or the slot is removed), backing off between attempts. */
@@ -334,6 +479,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     const retry = new AbortController();
     slot.retry = retry;
     const { minTimeoutMs, maxTimeoutMs, factor, randomize } = this.#reconnect;
+    const address = slot.stats.address;
     pRetry(
       async () => {
         if (slot.removed) throw new Error('peer removed');
@@ -344,13 +490,35 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
         minTimeout: minTimeoutMs,
         maxTimeout: maxTimeoutMs,
         factor,
-        randomize,
+        // p-retry's own jitter is applied where we cannot see it; ours (below) keeps nextRetryAt exact.
+        randomize: false,
         signal: retry.signal,
         unref: true,
-        onFailedAttempt: ({ error, attemptNumber }) => {
+        onFailedAttempt: async ({ error, attemptNumber, retriesConsumed }) => {
           slot.stats.reconnectAttempts = attemptNumber;
           this.#recordError(slot, error);
-          this.#log('%s: connect attempt %d failed: %s', slot.stats.address, attemptNumber, error.message);
+          // The delay p-retry is about to wait (its formula), times a factor in [1, 2) when randomizing,
+          // the extra part waited here first.
+          const base = Math.min(Math.round(minTimeoutMs * factor ** retriesConsumed), maxTimeoutMs);
+          const jitter = randomize ? Math.round(Math.random() * base) : 0;
+          const now = Date.now();
+          slot.stats.nextRetryAt = now + base + jitter;
+          this.#log(
+            '%s: attempt %d failed (%s); next in %d ms',
+            address,
+            attemptNumber,
+            error.message,
+            base + jitter,
+          );
+          this.#status({
+            type: 'retry-scheduled',
+            address,
+            at: now,
+            attempt: attemptNumber,
+            delayMs: base + jitter,
+            nextRetryAt: slot.stats.nextRetryAt,
+          });
+          if (jitter > 0) await sleep(jitter, undefined, { signal: retry.signal, ref: false });
         },
       },
     )
@@ -360,6 +528,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       })
       .finally(() => {
         if (slot.retry === retry) slot.retry = undefined;
+        slot.stats.nextRetryAt = null;
         // The connection may already have dropped again while the last attempt was finishing.
         if (!slot.removed && slot.peer.state === 'disconnected') this.#connectWithBackoff(slot);
       });
@@ -424,6 +593,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       (value) => {
         slot.outstanding--;
         slot.notifyIfIdle();
+        if (slot.outstanding === 0) this.#reportSync(slot);
         return value;
       },
       (error: unknown) => {

@@ -215,6 +215,8 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       pingIntervalMs: this.#options.pingIntervalMs,
       readTimeoutMs: this.#options.readTimeoutMs,
       log: this.#log,
+      // Simulated brokers advertise addresses nobody will dial; checking them would only flood DNS.
+      checkBroadcastAddress: false,
     });
     this.#registries[index] = registry;
     this.#loops[index] = loop;

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { checkBroadcastAddress, type Resolver } from '../../lib/loop/broadcast-check.js';
+import { LookupLoop } from '../../lib/loop/lookup-loop.js';
+import { Registry } from '../../lib/loop/registry.js';
+import { RecordingLookupd } from '../support/recording-lookupd.js';
+
+/** Fake DNS: no query leaves the machine. */
+const resolver: Resolver = async (host) => {
+  const table: Record<string, string[]> = {
+    localhost: ['127.0.0.1', '::1'],
+    'broker.example': ['192.0.2.10'],
+    'lookupd.example': ['192.0.2.20'],
+    'lookupd-local.example': ['127.0.0.1'],
+    'anywhere.example': ['0.0.0.0'],
+  };
+  const found = table[host];
+  if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  return found;
+};
+
+const identity = (broadcastAddress: string, tcpPort = 4150, httpPort = 4151) => ({
+  broadcastAddress,
+  tcpPort,
+  httpPort,
+  version: '1.3.0',
+});
+
+describe('broadcast address check', () => {
+  it('warns for localhost when a lookupd is on another host, and names the flag to set', async () => {
+    const warnings = await checkBroadcastAddress({
+      identity: identity('localhost'),
+      lookupdAddresses: ['lookupd.example:4160'],
+      resolve: resolver,
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['BROADCAST_LOOPBACK'],
+    );
+    assert.match(warnings[0]!.message, /--broadcast-address/);
+    assert.match(warnings[0]!.message, /lookupd\.example:4160/);
+  });
+
+  it('stays quiet for loopback when every lookupd is local too (a single-host setup)', async () => {
+    for (const lookupd of ['127.0.0.1:4160', 'lookupd-local.example:4160', '[::1]:4160']) {
+      assert.deepEqual(
+        await checkBroadcastAddress({ identity: identity('localhost'), lookupdAddresses: [lookupd], resolve: resolver }),
+        [],
+        lookupd,
+      );
+    }
+  });
+
+  it('warns for a name that does not resolve', async () => {
+    const warnings = await checkBroadcastAddress({
+      identity: identity('container-3f2a'),
+      lookupdAddresses: ['127.0.0.1:4160'],
+      resolve: resolver,
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['BROADCAST_UNRESOLVABLE'],
+    );
+    assert.match(warnings[0]!.message, /container-3f2a.*ENOTFOUND/);
+  });
+
+  it('warns for the unspecified address, whatever the lookupds', async () => {
+    for (const address of ['0.0.0.0', '::', 'anywhere.example']) {
+      const warnings = await checkBroadcastAddress({
+        identity: identity(address),
+        lookupdAddresses: ['127.0.0.1:4160'],
+        resolve: resolver,
+      });
+      assert.deepEqual(
+        warnings.map((w) => w.code),
+        ['BROADCAST_UNSPECIFIED'],
+        address,
+      );
+    }
+  });
+
+  it('stays quiet for a good address', async () => {
+    for (const address of ['broker.example', '192.0.2.10', '2001:db8::1']) {
+      assert.deepEqual(
+        await checkBroadcastAddress({
+          identity: identity(address),
+          lookupdAddresses: ['lookupd.example:4160', '127.0.0.1:4160'],
+          resolve: resolver,
+        }),
+        [],
+        address,
+      );
+    }
+  });
+
+  it('verifyReachable dials the advertised ports and reports the one that does not answer', async () => {
+    const listening = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    try {
+      const tcpPort = (listening.address() as net.AddressInfo).port;
+      const warnings = await checkBroadcastAddress({
+        identity: identity('127.0.0.1', tcpPort, closedPort),
+        lookupdAddresses: ['127.0.0.1:4160'],
+        verifyReachable: true,
+        resolve: resolver,
+      });
+      assert.deepEqual(
+        warnings.map((w) => w.code),
+        ['BROADCAST_HTTP_UNREACHABLE'],
+      );
+      assert.match(warnings[0]!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
+    } finally {
+      await new Promise((resolve) => listening.close(resolve));
+    }
+  });
+
+  it('LookupLoop runs the check at start() and reports through a warning event', async () => {
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: identity('container-3f2a'),
+      registry: new Registry(),
+      resolve: resolver,
+    });
+    try {
+      const warned = new Promise((resolve) => loop.once('warning', resolve));
+      loop.start();
+      assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
+    } finally {
+      await loop.close();
+      await lookupd.close();
+    }
+  });
+});

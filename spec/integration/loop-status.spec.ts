@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
+import { Registry } from '../../lib/loop/registry.js';
+import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../support/targets.js';
+import { nextEventFor } from '../support/wait.js';
+
+const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 44150, httpPort: 44151, version: '1.3.0' };
+
+for (const target of LOOKUPD_TARGETS) {
+  describe(`LookupLoop status (${target.name})`, () => {
+    const cleanups: Array<() => Promise<void>> = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    it('reflects a peer going down and coming back: state, error, retries, in-sync count, events', async () => {
+      let server: RunningLookupd = await target.start();
+      cleanups.push(() => server.close());
+      const registry = new Registry([{ topic: 'a', channel: 'x' }, { topic: 'a', channel: 'y' }, { topic: 'b' }]);
+      const loop = new LookupLoop({
+        addresses: [server.tcpAddress],
+        identity: IDENTITY,
+        registry,
+        reconnect: { minTimeoutMs: 20, maxTimeoutMs: 40, randomize: true },
+      });
+      cleanups.push(() => loop.close());
+      const events: PeerStatusEvent[] = [];
+      loop.on('status', (event) => events.push(event));
+      const address = server.tcpAddress;
+
+      const synced = new Promise<void>((resolve) =>
+        loop.on('status', (event) => event.type === 'in-sync' && resolve()),
+      );
+      loop.start();
+      await synced;
+      let status = loop.status();
+      assert.equal(status.inSync, true);
+      assert.equal(status.registrySize, 3);
+      const [up] = status.peers;
+      assert.equal(up?.state, 'connected');
+      assert.equal(up?.registrationsAcked, 3);
+      assert.equal(up?.registrationsExpected, 3);
+      assert.equal(typeof up?.connectedSince, 'number');
+      assert.equal(up?.lookupd?.tcpPort, portOf(address));
+      assert.deepEqual(JSON.parse(JSON.stringify(status)), status, 'status() is plain JSON');
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['added', 'connecting', 'connected', 'in-sync'],
+      );
+
+      // lookupd goes away: the peer is down, with the error and a scheduled retry visible.
+      const retrying = new Promise<PeerStatusEvent>((resolve) =>
+        loop.on('status', (event) => event.type === 'retry-scheduled' && resolve(event)),
+      );
+      await server.close();
+      const retry = await retrying;
+      status = loop.status();
+      const [down] = status.peers;
+      assert.equal(status.inSync, false);
+      assert.notEqual(down?.state, 'connected');
+      assert.equal(down?.connectedSince, null);
+      assert.equal(down?.inSync, false);
+      assert.equal(down?.registrationsAcked, 0);
+      assert.match(down?.lastError?.code ?? '', /^NSQ_ERR_/);
+      assert.ok((down?.reconnectAttempts ?? 0) >= 1);
+      assert.ok(retry.type === 'retry-scheduled' && retry.delayMs >= 20 && retry.delayMs < 80, JSON.stringify(retry));
+      assert.equal(
+        events.some((e) => e.type === 'disconnected'),
+        true,
+      );
+
+      // Back on the same port: reconnected, re-registered, in sync again, and the counters say so.
+      const again = nextEventFor(loop, 'connect', address);
+      server = await target.start({ tcpPort: portOf(address), httpPort: portOf(server.httpAddress) });
+      await again;
+      await loop.settled();
+      status = loop.status();
+      const [back] = status.peers;
+      assert.equal(back?.state, 'connected');
+      assert.equal(back?.connects, 2);
+      assert.equal(back?.reconnectAttempts, 0);
+      assert.equal(back?.nextRetryAt, null);
+      assert.equal(back?.inSync, true);
+      assert.equal(back?.registrationsAcked, 3);
+      assert.equal(events.filter((e) => e.type === 'in-sync').length, 2);
+      const order = events.map((e) => e.type).filter((t) => t !== 'connecting' && t !== 'retry-scheduled');
+      assert.deepEqual(order, ['added', 'connected', 'in-sync', 'disconnected', 'connected', 'in-sync']);
+    });
+  });
+}
