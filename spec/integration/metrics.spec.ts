@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import FakeTimers from '@sinonjs/fake-timers';
+import { LookupLoop } from '../../lib/loop/lookup-loop.js';
+import { Registry } from '../../lib/loop/registry.js';
+import { createLookupMetrics } from '../../lib/metrics.js';
+import { parseExposition } from '../support/exposition.js';
+import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { nextEventFor } from '../support/wait.js';
+
+const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+
+describe('Prometheus metrics', () => {
+  const cleanups: Array<() => Promise<unknown> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('exposes peers by state, PING round trips, commands and sync, in valid exposition text', async () => {
+    const up = new RecordingLookupd();
+    const upAddress = await up.listen();
+    cleanups.push(() => up.close());
+    const down = new RecordingLookupd();
+    const downAddress = await down.listen();
+    await down.close(); // a port that refuses
+    const clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    cleanups.push(() => clock.uninstall());
+    const registry = new Registry([
+      { topic: 't', channel: 'a' },
+      { topic: 't', channel: 'b' },
+      { topic: 'u' },
+    ]);
+    const loop = new LookupLoop({
+      addresses: [upAddress, downAddress],
+      identity: IDENTITY,
+      registry,
+      pingIntervalMs: 1000,
+    });
+    cleanups.push(() => loop.close());
+    const metrics = createLookupMetrics(loop);
+    cleanups.push(() => metrics.dispose());
+    const connected = nextEventFor(loop, 'connect', upAddress);
+    loop.start();
+    await connected;
+    await loop.settled();
+    for (let i = 0; i < 3; i++) {
+      const pinged = nextEventFor(loop, 'ping', upAddress);
+      clock.tick(1000);
+      await pinged;
+    }
+
+    const families = parseExposition(await metrics.metrics());
+    const value = (name: string, labels: Record<string, string>) =>
+      families
+        .get(name)
+        ?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v) && s.name === name)
+        ?.value;
+    assert.equal(families.get('nsqd_lookup_peers')?.type, 'gauge');
+    assert.equal(value('nsqd_lookup_peers', { state: 'connected' }), 1);
+    assert.equal(
+      (value('nsqd_lookup_peers', { state: 'disconnected' }) ?? 0) +
+        (value('nsqd_lookup_peers', { state: 'connecting' }) ?? 0),
+      1,
+    );
+    assert.equal(value('nsqd_lookup_registrations_expected', { address: upAddress }), 3);
+    assert.equal(value('nsqd_lookup_registrations_acknowledged', { address: upAddress }), 3);
+    assert.equal(value('nsqd_lookup_in_sync', { address: upAddress }), 1);
+    assert.equal(value('nsqd_lookup_in_sync', { address: downAddress }), 0);
+    // IDENTIFY, 3 REGISTERs, 3 PINGs.
+    assert.equal(families.get('nsqd_lookup_commands_sent_total')?.type, 'counter');
+    assert.equal(
+      families.get('nsqd_lookup_commands_sent_total')?.samples.find((s) => s.labels.address === upAddress)
+        ?.value,
+      7,
+    );
+    const histogram = families.get('nsqd_lookup_ping_rtt_seconds');
+    assert.equal(histogram?.type, 'histogram');
+    const count = histogram?.samples.find((s) => s.name.endsWith('_count') && s.labels.address === upAddress);
+    assert.equal(count?.value, 3);
+
+    // The same text over HTTP, with the exposition content type.
+    const server = http.createServer(metrics.handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    parseExposition(await response.text());
+  });
+
+  it('the exposition reader rejects invalid text (so the check above can fail)', () => {
+    assert.throws(() => parseExposition('# TYPE x gauge\nx{a="1"} 1'), /newline/);
+    assert.throws(() => parseExposition('x 1\n'), /without a TYPE/);
+    assert.throws(() => parseExposition('# TYPE x gauge\nx{a=1} 1\n'), /label/);
+    assert.throws(() => parseExposition('# TYPE 1x gauge\n'), /metric name/);
+    assert.throws(
+      () =>
+        parseExposition(
+          '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+        ),
+      /cumulative/,
+    );
+  });
+});
