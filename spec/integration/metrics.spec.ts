@@ -94,6 +94,7 @@ describe('Prometheus metrics', () => {
     assert.throws(() => parseExposition('x 1\n'), /without a TYPE/);
     assert.throws(() => parseExposition('# TYPE x gauge\nx{a=1} 1\n'), /label/);
     assert.throws(() => parseExposition('# TYPE 1x gauge\n'), /metric name/);
+    assert.throws(() => parseExposition('# TYPE x gauge\n# TYPE x counter\n'), /twice/);
     assert.throws(
       () =>
         parseExposition(

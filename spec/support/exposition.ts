@@ -23,6 +23,7 @@ export function parseExposition(text: string): Map<string, Family> {
   if (!text.endsWith('\n')) throw new Error('exposition text must end with a newline');
   const families = new Map<string, Family>();
   const seenSamples = new Set<string>();
+  const typed = new Set<string>();
   const lines = text.slice(0, -1).split('\n');
   lines.forEach((line, index) => {
     const where = `line ${index + 1} ${JSON.stringify(line)}`;
@@ -35,12 +36,8 @@ export function parseExposition(text: string): Map<string, Family> {
       const family = families.get(name) ?? { name, type: 'untyped', samples: [] };
       if (keyword === 'TYPE') {
         if (!TYPES.has(rest)) throw new Error(`${where}: unknown type`);
-        if (
-          family.samples.length > 0 ||
-          (families.get(name)?.type !== undefined && families.has(name) && family.type !== 'untyped')
-        ) {
-          throw new Error(`${where}: TYPE after samples or twice`);
-        }
+        if (family.samples.length > 0 || typed.has(name)) throw new Error(`${where}: TYPE after samples or twice`);
+        typed.add(name);
         family.type = rest;
       } else {
         if (family.help !== undefined) throw new Error(`${where}: HELP twice`);
