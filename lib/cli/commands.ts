@@ -15,6 +15,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'PING lookupds (and check HTTP /ping): live RTT, outages, monitoring exit codes',
     load: async () => (await import('./heartbeat.js')).default,
   },
+  status: {
+    summary: 'registration health from the lookupd side: producers, ghosts, tombstones, disagreements',
+    load: async () => (await import('./status.js')).default,
+  },
   snapshot: {
     summary: "save a lookupd's topology, replay it elsewhere, show it",
     load: async () => (await import('./snapshot.js')).default,

@@ -1,5 +1,5 @@
+import { type LookupdServer, startLookupd } from '../lookupd/index.js';
 import { LookupdHttpClient } from '../lookupd-http.js';
-import { startLookupd, type LookupdServer } from '../lookupd/index.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
 import { Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
@@ -47,7 +47,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
   const say = (text = '') => process.stdout.write(`${text}\n`);
   const live = process.stdout.isTTY === true;
   const ms = (value: number) =>
-    value >= 1000 ? `${(value / 1000).toFixed(value % 1000 ? 1 : 0)} s` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+    value >= 1000
+      ? `${(value / 1000).toFixed(value % 1000 ? 1 : 0)} s`
+      : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
   let embedded: LookupdServer | undefined;
   let loop: LookupLoop | undefined;
   try {
@@ -55,7 +57,11 @@ async function runDemo(options: DemoOptions): Promise<number> {
     say();
     let tcpAddresses = options.tcpAddresses;
     if (tcpAddresses.length === 0) {
-      embedded = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', broadcastAddress: '127.0.0.1' });
+      embedded = await startLookupd({
+        tcpAddress: '127.0.0.1:0',
+        httpAddress: '127.0.0.1:0',
+        broadcastAddress: '127.0.0.1',
+      });
       tcpAddresses = [embedded.tcpAddress];
       say('1. Started an embedded nsqlookupd (behaves like the Go nsqlookupd v1.3.0)');
       say(`     TCP  ${embedded.tcpAddress}   brokers register here`);
@@ -71,7 +77,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
       { topic: 'clicks', channel: 'analytics' },
       { topic: 'audit' },
     ]);
-    say(`2. A broker "${BROKER.hostname}" (${BROKER.broadcastAddress}:${BROKER.tcpPort}) with these topics and channels:`);
+    say(
+      `2. A broker "${BROKER.hostname}" (${BROKER.broadcastAddress}:${BROKER.tcpPort}) with these topics and channels:`,
+    );
     for (const topic of registry.topics()) {
       const channels = registry.channels(topic);
       say(`     ${topic}${channels.length ? `: ${channels.join(', ')}` : ' (no channels yet)'}`);
@@ -87,20 +95,32 @@ async function runDemo(options: DemoOptions): Promise<number> {
     const started = performance.now();
     const firstConnects = tcpAddresses.map((address) => connectOf(loop!, address));
     loop.start();
-    await withTimeout(Promise.all(firstConnects), CONNECT_TIMEOUT_MS, `no lookupd answered within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    await withTimeout(
+      Promise.all(firstConnects),
+      CONNECT_TIMEOUT_MS,
+      `no lookupd answered within ${CONNECT_TIMEOUT_MS / 1000} s`,
+    );
     await loop.settled();
     for (const stats of loop.stats()) {
-      say(`   ✓ registered with ${stats.address} in ${ms(performance.now() - started)}: ${stats.registrationsAcked} registrations acknowledged`);
+      say(
+        `   ✓ registered with ${stats.address} in ${ms(performance.now() - started)}: ${stats.registrationsAcked} registrations acknowledged`,
+      );
     }
     say();
 
-    const httpAddresses = embedded ? [embedded.httpAddress] : options.httpAddresses.length ? options.httpAddresses : loop.lookupdHttpAddresses();
+    const httpAddresses = embedded
+      ? [embedded.httpAddress]
+      : options.httpAddresses.length
+        ? options.httpAddresses
+        : loop.lookupdHttpAddresses();
     const http = new LookupdHttpClient(httpAddresses[0]!);
     say(`3. What a consumer sees (lookupd HTTP ${http.httpAddress})`);
     await showLookup(http, 'orders', say);
     say('   GET /nodes');
     for (const node of await http.nodes()) {
-      say(`     ${node.hostname} ${node.broadcast_address}:${node.tcp_port} (http ${node.http_port}, v${node.version}) topics: ${[...node.topics].sort().join(', ')}`);
+      say(
+        `     ${node.hostname} ${node.broadcast_address}:${node.tcp_port} (http ${node.http_port}, v${node.version}) topics: ${[...node.topics].sort().join(', ')}`,
+      );
     }
     say();
 
@@ -109,7 +129,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
     registry.addChannel('orders', 'fraud-check');
     registry.removeTopic('clicks');
     await loop.settled();
-    say(`   ✓ every lookupd acknowledged in ${ms(performance.now() - changed)} (REGISTER orders fraud-check, UNREGISTER clicks, UNREGISTER clicks analytics)`);
+    say(
+      `   ✓ every lookupd acknowledged in ${ms(performance.now() - changed)} (REGISTER orders fraud-check, UNREGISTER clicks, UNREGISTER clicks analytics)`,
+    );
     await showLookup(http, 'orders', say);
     await showLookup(http, 'clicks', say);
     say();
@@ -118,7 +140,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
       say(`5. Heartbeats: a PING every ${ms(options.pingIntervalMs)} here (every 15 s in nsqd)`);
       for (let i = 0; i < options.heartbeats; i++) {
         await Promise.all(tcpAddresses.map((address) => nextPing(loop!, address)));
-        for (const s of loop.stats()) {
+        for (const s of loop.status().peers) {
           const line = `   ${s.address}  ${s.state}  in sync ${s.registrationsAcked}/${s.registrationsExpected}  last PING ${ms(s.lastPingRttMs ?? 0)}  (${i + 1}/${options.heartbeats})`;
           process.stdout.write(live && tcpAddresses.length === 1 ? `\r\x1b[2K${line}` : `${line}\n`);
         }
@@ -147,12 +169,22 @@ async function runDemo(options: DemoOptions): Promise<number> {
       await loop.settled();
       const elapsed = performance.now() - restarted;
       const stats = loop.stats()[0]!;
-      say(`   ✓ the broker noticed at once, reconnected with backoff and re-registered ${stats.registrationsAcked} registrations`);
-      say(`     ${ms(elapsed)} after the restart (nsqd v1.3.0 waits for its next 15 s heartbeat: 17-28 s measured)`);
+      say(
+        `   ✓ the broker noticed at once, reconnected with backoff and re-registered ${stats.registrationsAcked} registrations`,
+      );
+      say(
+        `     ${ms(elapsed)} after the restart (nsqd v1.3.0 waits for its next 15 s heartbeat: 17-28 s measured)`,
+      );
+      say(
+        `     loop.status(): ${stats.state}, in sync ${stats.registrationsAcked}/${stats.registrationsExpected}, ` +
+          `${stats.connects} connections, last error ${stats.lastError?.code ?? 'none'} (${stats.lastError?.message ?? ''})`,
+      );
       await showLookup(new LookupdHttpClient(embedded.httpAddress), 'orders', say);
       say();
     }
-    say('Done. Next: `nsqd-lookup --help`, and the examples/ folder (a broker, fake producers, a heartbeat probe).');
+    say(
+      'Done. Next: `nsqd-lookup --help`, and the examples/ folder (a broker, fake producers, a heartbeat probe).',
+    );
     return 0;
   } catch (error) {
     process.stderr.write(`nsqd-lookup demo: ${(error as Error).message}\n`);
@@ -163,7 +195,11 @@ async function runDemo(options: DemoOptions): Promise<number> {
   }
 }
 
-async function showLookup(http: LookupdHttpClient, topic: string, say: (text: string) => void): Promise<void> {
+async function showLookup(
+  http: LookupdHttpClient,
+  topic: string,
+  say: (text: string) => void,
+): Promise<void> {
   const result = await http.lookup(topic);
   say(`   GET /lookup?topic=${topic}`);
   if (!result) {
@@ -171,7 +207,9 @@ async function showLookup(http: LookupdHttpClient, topic: string, say: (text: st
     return;
   }
   const producers = result.producers.map((p) => `${p.hostname} ${p.broadcast_address}:${p.tcp_port}`);
-  say(`     producers: ${producers.length ? producers.join(', ') : '(none: the name outlives its producers)'}`);
+  say(
+    `     producers: ${producers.length ? producers.join(', ') : '(none: the name outlives its producers)'}`,
+  );
   say(`     channels:  ${result.channels.length ? [...result.channels].sort().join(', ') : '(none)'}`);
 }
 

@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { splitHostPort } from '../address.js';
+import { InvalidArgumentError } from '../errors.js';
 import { helpText } from './help.js';
 
 /** A command-line mistake: the message is printed with a pointer to --help and the exit code is 2. */
@@ -18,7 +19,10 @@ export function parseFlags<O extends Options>(
   argv: string[],
   options: O,
   allowPositionals = false,
-): { values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>>['values']; positionals: string[] } | null {
+): {
+  values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>>['values'];
+  positionals: string[];
+} | null {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
@@ -52,11 +56,19 @@ export function addressList(values: string[] | undefined, flag: string): string[
 }
 
 /** A whole number flag within bounds. */
-export function integerFlag(value: string | undefined, flag: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function integerFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^-?\d+$/.test(value) || n < min || n > max) {
-    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new UsageError(
+      `--${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }
@@ -71,14 +83,21 @@ export function numberFlag(value: string | undefined, flag: string, fallback: nu
   return n;
 }
 
-/** Runs a command body, mapping UsageError to exit code 2 with a hint. */
-export async function runCommand(command: string, body: () => Promise<number>): Promise<number> {
+/**
+ * Runs a command body, turning a bad flag or argument into a message with a hint and `usageExitCode`
+ * (2; monitoring commands whose 2 means "critical" pass 3).
+ */
+export async function runCommand(
+  command: string,
+  body: () => Promise<number>,
+  usageExitCode = EXIT_USAGE,
+): Promise<number> {
   try {
     return await body();
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof InvalidArgumentError) {
       process.stderr.write(`nsqd-lookup ${command}: ${error.message}\nSee: nsqd-lookup ${command} --help\n`);
-      return EXIT_USAGE;
+      return usageExitCode;
     }
     throw error;
   }

@@ -1,0 +1,231 @@
+import { LookupdHttpClient } from '../lookupd-http.js';
+import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from '../loop/broadcast-check.js';
+
+/** One producer as one or more lookupds see it. */
+export interface ReportProducer {
+  /** `broadcast_address:tcp_port`, how consumers tell producers apart. */
+  key: string;
+  hostname: string;
+  broadcastAddress: string;
+  tcpPort: number;
+  httpPort: number;
+  version: string;
+  /** Age of the freshest heartbeat (PING or any command) any lookupd has from it, in ms. */
+  lastHeartbeatAgeMs: number | null;
+  seenBy: string[];
+  /** Problems with its broadcast address (does not resolve, loopback, unspecified). */
+  broadcastWarnings: BroadcastWarning[];
+}
+
+export interface ReportTombstone {
+  lookupd: string;
+  producer: string;
+  topic: string;
+  /** Epoch ms. */
+  tombstonedAt: number;
+  /** Until lookupd lets the producer back into /lookup, given `tombstoneLifetimeMs`. */
+  remainingMs: number;
+}
+
+export interface ReportDisagreement {
+  kind: 'producer' | 'topic';
+  name: string;
+  presentOn: string[];
+  missingFrom: string[];
+}
+
+export interface LookupdReport {
+  at: number;
+  lookupds: Array<{
+    httpAddress: string;
+    reachable: boolean;
+    error?: string;
+    producers: number;
+    topics: number;
+  }>;
+  producers: ReportProducer[];
+  /** Topics every lookupd lists with no producer left (deleted on brokers, never on lookupd). */
+  ghostTopics: Array<{ lookupd: string; topic: string }>;
+  ghostChannels: Array<{ lookupd: string; topic: string; channel: string }>;
+  tombstones: ReportTombstone[];
+  /** Producers heard from longer ago than `staleAfterMs`. */
+  staleProducers: string[];
+  disagreements: ReportDisagreement[];
+  /** 0 healthy; 1 warnings (ghosts, tombstones, stale or badly advertised producers); 2 a lookupd is unreachable or lookupds disagree. */
+  exitCode: 0 | 1 | 2;
+}
+
+export interface ReportOptions {
+  httpAddresses: string[];
+  /** lookupd's `--tombstone-lifetime` (not exposed over HTTP), in ms; default 45 s. */
+  tombstoneLifetimeMs?: number;
+  /** Heartbeat age above which a producer counts as stale, in ms; default 60 s (nsqd PINGs every 15 s). */
+  staleAfterMs?: number;
+  timeoutMs?: number;
+  resolve?: Resolver;
+  now?: () => number;
+}
+
+interface DebugProducer {
+  id: string;
+  hostname: string;
+  broadcast_address: string;
+  tcp_port: number;
+  http_port: number;
+  version: string;
+  last_update: number;
+  tombstoned: boolean;
+  tombstoned_at: number;
+}
+
+/**
+ * The lookupd side of registration health, from each lookupd's `/debug` and `/topics`: who is
+ * registered, since when it was last heard, what is left over, and where lookupds disagree.
+ */
+export async function buildLookupdReport(options: ReportOptions): Promise<LookupdReport> {
+  const now = options.now?.() ?? Date.now();
+  const lifetime = options.tombstoneLifetimeMs ?? 45_000;
+  const staleAfter = options.staleAfterMs ?? 60_000;
+  const report: LookupdReport = {
+    at: now,
+    lookupds: [],
+    producers: [],
+    ghostTopics: [],
+    ghostChannels: [],
+    tombstones: [],
+    staleProducers: [],
+    disagreements: [],
+    exitCode: 0,
+  };
+  const producers = new Map<string, ReportProducer>();
+  const topicsByLookupd = new Map<string, Set<string>>();
+  const producersByLookupd = new Map<string, Set<string>>();
+
+  for (const httpAddress of options.httpAddresses) {
+    const client = new LookupdHttpClient(httpAddress, options.timeoutMs ?? 5000);
+    let debug: Record<string, DebugProducer[]>;
+    let topics: string[];
+    try {
+      debug = (await client.debug()) as unknown as Record<string, DebugProducer[]>;
+      topics = await client.topics();
+    } catch (error) {
+      report.lookupds.push({
+        httpAddress,
+        reachable: false,
+        error: (error as Error).message,
+        producers: 0,
+        topics: 0,
+      });
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const p of debug['client::'] ?? []) {
+      const key = `${p.broadcast_address}:${p.tcp_port}`;
+      seen.add(key);
+      const ageMs = Math.max(0, now - p.last_update / 1e6);
+      const existing = producers.get(key);
+      if (existing) {
+        existing.seenBy.push(httpAddress);
+        existing.lastHeartbeatAgeMs = Math.min(existing.lastHeartbeatAgeMs ?? ageMs, ageMs);
+      } else {
+        producers.set(key, {
+          key,
+          hostname: p.hostname,
+          broadcastAddress: p.broadcast_address,
+          tcpPort: p.tcp_port,
+          httpPort: p.http_port,
+          version: p.version,
+          lastHeartbeatAgeMs: ageMs,
+          seenBy: [httpAddress],
+          broadcastWarnings: [],
+        });
+      }
+    }
+    // /debug lists only registrations that still have producers; /topics and /channels list every name.
+    const live = new Set<string>();
+    for (const [registration, list] of Object.entries(debug)) {
+      const [category, topic = '', channel = ''] = registration.split(':');
+      if (list.length > 0) live.add(category === 'channel' ? `${topic}:${channel}` : `${category}:${topic}`);
+      if (category !== 'topic') continue;
+      for (const p of list) {
+        if (!p.tombstoned) continue;
+        const tombstonedAt = p.tombstoned_at / 1e6;
+        report.tombstones.push({
+          lookupd: httpAddress,
+          producer: `${p.broadcast_address}:${p.tcp_port}`,
+          topic,
+          tombstonedAt,
+          remainingMs: Math.max(0, lifetime - (now - tombstonedAt)),
+        });
+      }
+    }
+    try {
+      for (const topic of topics) {
+        if (!live.has(`topic:${topic}`)) report.ghostTopics.push({ lookupd: httpAddress, topic });
+        for (const channel of await client.channels(topic)) {
+          if (!live.has(`${topic}:${channel}`))
+            report.ghostChannels.push({ lookupd: httpAddress, topic, channel });
+        }
+      }
+    } catch (error) {
+      report.lookupds.push({
+        httpAddress,
+        reachable: false,
+        error: (error as Error).message,
+        producers: 0,
+        topics: 0,
+      });
+      continue;
+    }
+    topicsByLookupd.set(httpAddress, new Set(topics));
+    producersByLookupd.set(httpAddress, seen);
+    report.lookupds.push({ httpAddress, reachable: true, producers: seen.size, topics: topics.length });
+  }
+
+  for (const producer of producers.values()) {
+    producer.broadcastWarnings = await checkBroadcastAddress({
+      identity: {
+        broadcastAddress: producer.broadcastAddress,
+        tcpPort: producer.tcpPort,
+        httpPort: producer.httpPort,
+        version: producer.version,
+      },
+      // The lookupds' own hosts stand in for where consumers are.
+      lookupdAddresses: producer.seenBy,
+      resolve: options.resolve,
+    });
+    if ((producer.lastHeartbeatAgeMs ?? 0) > staleAfter) report.staleProducers.push(producer.key);
+  }
+  report.producers = [...producers.values()].sort((a, b) => a.key.localeCompare(b.key));
+  report.disagreements = [
+    ...disagreements('producer', producersByLookupd),
+    ...disagreements('topic', topicsByLookupd),
+  ];
+
+  const unreachable = report.lookupds.some((l) => !l.reachable);
+  const warnings =
+    report.ghostTopics.length +
+    report.ghostChannels.length +
+    report.tombstones.length +
+    report.staleProducers.length +
+    report.producers.filter((p) => p.broadcastWarnings.length > 0).length;
+  report.exitCode = unreachable || report.disagreements.length > 0 ? 2 : warnings > 0 ? 1 : 0;
+  return report;
+}
+
+function disagreements(
+  kind: 'producer' | 'topic',
+  byLookupd: Map<string, Set<string>>,
+): ReportDisagreement[] {
+  if (byLookupd.size < 2) return [];
+  const all = new Set<string>();
+  for (const names of byLookupd.values()) for (const name of names) all.add(name);
+  const result: ReportDisagreement[] = [];
+  for (const name of [...all].sort()) {
+    const presentOn = [...byLookupd].filter(([, names]) => names.has(name)).map(([address]) => address);
+    if (presentOn.length === byLookupd.size) continue;
+    const missingFrom = [...byLookupd.keys()].filter((address) => !presentOn.includes(address));
+    result.push({ kind, name, presentOn, missingFrom });
+  }
+  return result;
+}
