@@ -1,7 +1,15 @@
-import { type FakeProducersOptions, type FleetStatus, FakeProducerFleet } from '../tools/fake-producers.js';
+import { FakeProducerFleet, type FakeProducersOptions, type FleetStatus } from '../tools/fake-producers.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './commands.js';
-import { addressList, integerFlag, numberFlag, parseFlags, runCommand, UsageError, untilSignalOrTimeout } from './flags.js';
+import {
+  addressList,
+  integerFlag,
+  numberFlag,
+  parseFlags,
+  runCommand,
+  UsageError,
+  untilSignalOrTimeout,
+} from './flags.js';
 
 const EXIT_OK = 0;
 const EXIT_NOT_IN_SYNC = 1;
@@ -73,7 +81,12 @@ export default main;
 /** Starts the fleet, reports progress and status, and stops on SIGINT/SIGTERM or after `runFor` ms. */
 export async function runFleet(
   fleet: FakeProducerFleet,
-  { json, runFor, statusEvery, label = 'fake producers' }: { json: boolean; runFor: number; statusEvery: number; label?: string },
+  {
+    json,
+    runFor,
+    statusEvery,
+    label = 'fake producers',
+  }: { json: boolean; runFor: number; statusEvery: number; label?: string },
 ): Promise<number> {
   const out = process.stdout;
   const live = out.isTTY === true && !json;

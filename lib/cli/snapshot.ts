@@ -44,7 +44,8 @@ async function save(argv: string[]): Promise<number> {
   });
   if (!parsed) return 0;
   const [http, ...others] = addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address');
-  if (!http || others.length > 0) throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
+  if (!http || others.length > 0)
+    throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
   const output = parsed.values.output;
   if (!output) throw new UsageError('snapshot save needs -o FILE');
   const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
@@ -87,7 +88,9 @@ async function load(argv: string[]): Promise<number> {
   const fleet = new FakeProducerFleet({
     addresses,
     specs: snapshotToSpecs(snapshot),
-    pingIntervalMs: parsed.values['heartbeat-interval'] ? parseDuration(parsed.values['heartbeat-interval']) : 15000,
+    pingIntervalMs: parsed.values['heartbeat-interval']
+      ? parseDuration(parsed.values['heartbeat-interval'])
+      : 15000,
     readTimeoutMs: 5000,
   });
   return runFleet(fleet, {
@@ -111,8 +114,11 @@ async function show(argv: string[]): Promise<number> {
   }
   const lines = [`${file}: ${summary(snapshot)}, saved ${snapshot.savedAt} from ${snapshot.source}`];
   for (const p of snapshot.producers) {
-    const zone = p.topologyZone || p.topologyRegion ? ` zone=${p.topologyZone} region=${p.topologyRegion}` : '';
-    lines.push(`  ${p.broadcastAddress}:${p.tcpPort} (http ${p.httpPort}, ${p.hostname}, v${p.version}${zone})`);
+    const zone =
+      p.topologyZone || p.topologyRegion ? ` zone=${p.topologyZone} region=${p.topologyRegion}` : '';
+    lines.push(
+      `  ${p.broadcastAddress}:${p.tcpPort} (http ${p.httpPort}, ${p.hostname}, v${p.version}${zone})`,
+    );
     for (const topic of p.topics) {
       lines.push(`    ${topic.name}${topic.channels.length ? `: ${topic.channels.join(', ')}` : ''}`);
     }

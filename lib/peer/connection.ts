@@ -1,7 +1,13 @@
 import * as net from 'node:net';
 import { splitHostPort } from '../address.js';
 import type { LogFn } from '../debug.js';
-import { ConnectionError, type ConnectionErrorCode, LookupdError, NsqLookupError, ProtocolError } from '../errors.js';
+import {
+  ConnectionError,
+  type ConnectionErrorCode,
+  LookupdError,
+  NsqLookupError,
+  ProtocolError,
+} from '../errors.js';
 import { ResponseDecoder } from '../protocol/decoder.js';
 import { isErrorBody } from '../protocol/response.js';
 
@@ -10,6 +16,13 @@ export interface ConnectionOptions {
   readTimeoutMs: number;
   maxBodySize: number;
   log: LogFn;
+  /** Abandons the dial: it rejects with the signal's reason once the socket is closed. */
+  signal?: AbortSignal;
+  /**
+   * Called once, synchronously, when the connection fails, before its pending commands reject, so
+   * that the owner stops routing commands to it before anyone reacts to those rejections.
+   */
+  onFailure?: (error: Error) => void;
 }
 
 interface Pending {
@@ -50,15 +63,28 @@ export class Connection {
     socket.on('close', () => this.#onSocketClose());
   }
 
-  /** Dials `address`; rejects with a {@link ConnectionError} naming the address on refusal or timeout. */
+  /**
+   * Dials `address`; rejects with a {@link ConnectionError} naming the address on refusal or timeout,
+   * or with the reason of `options.signal` when aborted. A failed dial settles only once its socket is
+   * closed, so nothing is left behind when the promise settles.
+   */
   static dial(address: string, options: ConnectionOptions): Promise<Connection> {
     const { host, port } = splitHostPort(address);
+    const { signal } = options;
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
       const socket = net.connect({ host, port });
-      const timer = setTimeout(() => {
+      const fail = (error: unknown) => {
         cleanup();
+        // Every path here runs before the socket's 'close' (a handle closes asynchronously).
+        socket.once('close', () => reject(error));
         socket.destroy();
-        reject(
+      };
+      const timer = setTimeout(() => {
+        fail(
           new ConnectionError(
             'NSQ_ERR_CONNECT_TIMEOUT',
             address,
@@ -68,10 +94,9 @@ export class Connection {
       }, options.dialTimeoutMs);
       timer.unref();
       const onError = (cause: Error) => {
-        cleanup();
-        socket.destroy();
-        reject(new ConnectionError('NSQ_ERR_CONNECT', address, `cannot connect: ${cause.message}`, { cause }));
+        fail(new ConnectionError('NSQ_ERR_CONNECT', address, `cannot connect: ${cause.message}`, { cause }));
       };
+      const onAbort = () => fail(signal!.reason);
       const onConnect = () => {
         cleanup();
         resolve(new Connection(address, socket, options));
@@ -80,9 +105,11 @@ export class Connection {
         clearTimeout(timer);
         socket.off('error', onError);
         socket.off('connect', onConnect);
+        signal?.removeEventListener('abort', onAbort);
       };
       socket.once('error', onError);
       socket.once('connect', onConnect);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -125,13 +152,16 @@ export class Connection {
   /** Graceful end: pending commands reject with `error`, FIN is sent, resolves once the socket is closed. */
   async end(error: Error, graceMs: number): Promise<void> {
     this.#fail(error);
-    if (!this.#socket.destroyed) {
-      this.#socket.end();
-      const timer = setTimeout(() => this.#socket.destroy(), graceMs);
-      timer.unref();
+    if (this.#socket.destroyed) {
+      // Already failed and destroyed: its close may still be under way.
       await this.#closed;
-      clearTimeout(timer);
+      return;
     }
+    this.#socket.end();
+    const timer = setTimeout(() => this.#socket.destroy(), graceMs);
+    timer.unref();
+    await this.#closed;
+    clearTimeout(timer);
   }
 
   #enqueue(bytes: Buffer): void {
@@ -155,8 +185,9 @@ export class Connection {
     try {
       this.#decoder.parse(chunk, (body) => this.#onFrame(body));
     } catch (error) {
-      const cause = error instanceof NsqLookupError ? error : new ProtocolError(String(error), { cause: error });
-      this.destroy(new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, cause.message, { cause }));
+      const cause =
+        error instanceof NsqLookupError ? error : new ProtocolError(String(error), { cause: error });
+      this.destroy(new ConnectionError('NSQ_ERR_PROTOCOL', this.address, cause.message, { cause }));
       return;
     }
     if (this.#failure) return;
@@ -220,12 +251,18 @@ export class Connection {
   #onSocketError(error: NodeJS.ErrnoException): void {
     if (this.#failure) return;
     const code: ConnectionErrorCode =
-      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? 'NSQ_ERR_CONNECTION_RESET' : 'NSQ_ERR_CONNECTION_CLOSED';
-    this.#fail(new ConnectionError(code, this.address, `connection failed: ${error.message}`, { cause: error }));
+      error.code === 'ECONNRESET' || error.code === 'EPIPE'
+        ? 'NSQ_ERR_CONNECTION_RESET'
+        : 'NSQ_ERR_CONNECTION_CLOSED';
+    this.#fail(
+      new ConnectionError(code, this.address, `connection failed: ${error.message}`, { cause: error }),
+    );
   }
 
   #onSocketClose(): void {
-    this.#fail(new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'connection closed by lookupd'));
+    this.#fail(
+      new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'connection closed by lookupd'),
+    );
     this.#resolveClosed(this.#failure!);
   }
 
@@ -234,6 +271,7 @@ export class Connection {
     this.#failure = error;
     this.#disarmReadTimer();
     this.#outbox = [];
+    this.#options.onFailure?.(error);
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending.length = 0;
     this.#pendingHead = 0;

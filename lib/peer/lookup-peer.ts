@@ -4,10 +4,23 @@ import { splitHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
 import { ConnectionError } from '../errors.js';
 import { DEFAULT_MAX_BODY_SIZE, MAGIC_V1 } from '../protocol/constants.js';
-import { encodeIdentify, encodeRegister, encodeUnregister, type IdentifyInfo, PING } from '../protocol/encoder.js';
+import {
+  encodeIdentify,
+  encodeRegister,
+  encodeUnregister,
+  type IdentifyInfo,
+  PING,
+} from '../protocol/encoder.js';
 import { type LookupdInfo, parseIdentifyResponse } from '../protocol/response.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { Connection } from './connection.js';
+
+/**
+ * Marks the async context of a connect callback with its connection: commands issued there bypass the
+ * waiting queue. One instance for all peers, since every AsyncLocalStorage instance adds work to every
+ * async operation in the process (a fleet of simulated brokers has thousands of peers).
+ */
+const CONNECT_CALLBACK = new AsyncLocalStorage<Connection>();
 
 /** `disconnected` → `connecting` (dial, magic, connect callback) → `connected`; `closed` is final. */
 export type PeerState = 'disconnected' | 'connecting' | 'connected' | 'closed';
@@ -55,14 +68,18 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   readonly address: string;
   /** lookupd's answer to the last successful {@link identify} on this peer. */
   info: LookupdInfo | undefined;
-  readonly #options: Required<Omit<LookupPeerOptions, 'onConnect' | 'log'>> & Pick<LookupPeerOptions, 'onConnect'>;
+  readonly #options: Required<Omit<LookupPeerOptions, 'onConnect' | 'log'>> &
+    Pick<LookupPeerOptions, 'onConnect'>;
   readonly #log: LogFn;
   #state: PeerState = 'disconnected';
+  /** The last connection made; once it has failed it only stays here for close() to await its socket. */
   #connection: Connection | undefined;
   #connecting: Promise<void> | undefined;
+  /** The dial in progress (settled when none), for close() to await. */
+  #dialing: Promise<unknown> = Promise.resolve();
+  /** Aborted by close(): abandons a dial in progress. */
+  readonly #abort = new AbortController();
   #waiting: Waiting[] = [];
-  /** Marks the async context of a connect callback, whose commands bypass the waiting queue. */
-  readonly #callbackContext = new AsyncLocalStorage<Connection>();
 
   constructor(address: string, options: LookupPeerOptions = {}) {
     super();
@@ -97,7 +114,11 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   command(command: Buffer): Promise<Buffer> {
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     const connection = this.#connection;
-    if (connection && (this.#state === 'connected' || this.#callbackContext.getStore() === connection)) {
+    if (
+      connection &&
+      !connection.failed &&
+      (this.#state === 'connected' || CONNECT_CALLBACK.getStore() === connection)
+    ) {
       return connection.send(command);
     }
     return new Promise((resolve, reject) => {
@@ -140,14 +161,14 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   /** No new commands; pending ones reject; the socket is ended. Idempotent. */
   async close(): Promise<void> {
     if (this.#state === 'closed') {
-      await this.#connection?.closed;
+      await Promise.all([this.#connection?.closed, this.#dialing]);
       return;
     }
     this.#setState('closed');
     const error = this.#closedError();
+    this.#abort.abort(error);
     this.#rejectWaiting(error);
-    const connection = this.#connection;
-    if (connection) await connection.end(error, this.#options.readTimeoutMs);
+    await Promise.all([this.#connection?.end(error, this.#options.readTimeoutMs), this.#dialing]);
   }
 
   #startConnect(): Promise<void> {
@@ -163,23 +184,15 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     this.#setState('connecting');
     let connection: Connection | undefined;
     try {
-      connection = await Connection.dial(this.address, {
-        dialTimeoutMs: this.#options.dialTimeoutMs,
-        readTimeoutMs: this.#options.readTimeoutMs,
-        maxBodySize: this.#options.maxBodySize,
-        log: this.#log,
-      });
-      if (this.#state === 'closed') {
-        connection.destroy(this.#closedError());
-        throw this.#closedError();
-      }
+      const dialing = this.#dial();
+      this.#dialing = dialing.catch(() => {});
+      connection = await dialing;
       this.#connection = connection;
-      this.#watch(connection);
       connection.writeRaw(MAGIC_V1);
       const onConnect = this.#options.onConnect;
       if (onConnect) {
         const current = connection;
-        await this.#callbackContext.run(current, async () => {
+        await CONNECT_CALLBACK.run(current, async () => {
           try {
             await onConnect(this);
           } catch (cause) {
@@ -203,7 +216,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
       this.#rejectWaiting(reason);
       if (this.state !== 'closed') {
         this.#setState('disconnected');
-        if (!connection) this.#emitLater('disconnect', reason);
+        this.#emitLater('disconnect', reason);
       }
       throw reason;
     }
@@ -214,15 +227,35 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     for (const w of waiting) connection.send(w.command).then(w.resolve, w.reject);
   }
 
-  #watch(connection: Connection): void {
-    void connection.closed.then((reason) => {
-      if (this.#connection !== connection) return;
-      this.#connection = undefined;
-      if (this.#state === 'closed') return;
-      this.#log('connection lost: %s', reason.message);
-      if (this.#state === 'connected') this.#setState('disconnected');
-      this.#emitLater('disconnect', reason);
+  /** Dials; resolves only with a connection this peer may still use (not after close()). */
+  async #dial(): Promise<Connection> {
+    let connection: Connection | undefined;
+    connection = await Connection.dial(this.address, {
+      dialTimeoutMs: this.#options.dialTimeoutMs,
+      readTimeoutMs: this.#options.readTimeoutMs,
+      maxBodySize: this.#options.maxBodySize,
+      log: this.#log,
+      signal: this.#abort.signal,
+      onFailure: (reason) => {
+        if (connection) this.#onConnectionFailed(connection, reason);
+      },
     });
+    if (this.#state === 'closed') {
+      connection.destroy(this.#closedError());
+      await connection.closed;
+      throw this.#closedError();
+    }
+    return connection;
+  }
+
+  // Runs synchronously inside the connection's failure, before its pending commands reject: whoever
+  // reacts to those rejections already finds this peer disconnected, and a new command reconnects.
+  // A failure while connecting is #runConnect's to report, once that attempt is over.
+  #onConnectionFailed(connection: Connection, reason: Error): void {
+    if (this.#connection !== connection || this.#state !== 'connected') return;
+    this.#log('connection lost: %s', reason.message);
+    this.#setState('disconnected');
+    this.#emitLater('disconnect', reason);
   }
 
   #rejectWaiting(error: Error): void {
@@ -252,6 +285,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
 }

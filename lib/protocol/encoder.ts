@@ -81,7 +81,9 @@ export function identifyJson(info: IdentifyInfo): string {
 
 function requireText(value: unknown, field: string): void {
   if (typeof value !== 'string' || value === '') {
-    throw new InvalidArgumentError(`IDENTIFY needs ${field} as a non-empty string (lookupd refuses it otherwise)`);
+    throw new InvalidArgumentError(
+      `IDENTIFY needs ${field} as a non-empty string (lookupd refuses it otherwise)`,
+    );
   }
 }
 
@@ -93,7 +95,9 @@ function optionalText(value: unknown, field: string): string {
 
 function requirePort(value: unknown, field: string): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new InvalidArgumentError(`IDENTIFY needs ${field} as an integer port from 1 to 65535, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `IDENTIFY needs ${field} as an integer port from 1 to 65535, got ${String(value)}`,
+    );
   }
 }
 

@@ -15,7 +15,9 @@ export function isValidChannelName(name: string): boolean {
 }
 
 function isValidName(name: string): boolean {
-  return typeof name === 'string' && name.length >= 1 && name.length <= MAX_NAME_LENGTH && VALID_NAME.test(name);
+  return (
+    typeof name === 'string' && name.length >= 1 && name.length <= MAX_NAME_LENGTH && VALID_NAME.test(name)
+  );
 }
 
 export function isEphemeral(name: string): boolean {

@@ -22,8 +22,9 @@ export function isErrorBody(body: Buffer): boolean {
 }
 
 /**
- * Parses lookupd's IDENTIFY answer. Like nsqd, a body that is not a JSON object is an error; missing or
- * mistyped fields are reported rather than silently zeroed, since `lookupdHttpAddresses()` depends on them.
+ * Parses lookupd's IDENTIFY answer. Like nsqd, a body that is not a JSON object is an error and a missing
+ * field reads as Go's zero value (0 or ""); unlike nsqd, a field of the wrong type is an error rather than
+ * a half-filled answer, since `lookupdHttpAddresses()` depends on these fields.
  */
 export function parseIdentifyResponse(body: Buffer | string, address?: string): LookupdInfo {
   const text = typeof body === 'string' ? body : body.toString('utf8');

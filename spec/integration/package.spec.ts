@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { useCleanup } from '../support/harness.js';
+import { ScriptedServer } from '../support/scripted-server.js';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/**
+ * The environment for child processes: an outer `npm test` describes its own package and script in
+ * npm_package_* and npm_lifecycle_* variables, which must not leak into the fresh app. Its
+ * npm_config_* (registry, cache) are kept.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_(package|lifecycle)_|^npm_command$/i.test(key)) env[key] = value;
+  }
+  return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+}
+
+async function sh(file: string, args: string[], cwd: string, timeoutMs = 90_000): Promise<string> {
+  try {
+    const { stdout } = await run(file, args, {
+      cwd,
+      env: childEnv(),
+      timeout: timeoutMs,
+      maxBuffer: 16 << 20,
+    });
+    return stdout;
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${file} ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+    );
+  }
+}
+
+const PING_APP = `
+import { ConnectionError, LookupPeer } from 'nsqd-lookup';
+
+const peer = new LookupPeer(process.argv[2], {
+  onConnect: (p) =>
+    p.identify({ broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' }),
+});
+await peer.ping();
+const state = peer.state;
+await peer.close();
+let deepImport;
+try {
+  await import('nsqd-lookup/dist/peer/connection.js');
+  deepImport = 'allowed';
+} catch (error) {
+  deepImport = error.code;
+}
+console.log(JSON.stringify({ state, info: peer.info, closed: peer.state, errorClass: typeof ConnectionError, deepImport }));
+`;
+
+const TS_CONSUMER = `
+import { ConnectionError, encodeRegister, LookupPeer, type LookupPeerOptions, type PeerState } from 'nsqd-lookup';
+
+const options: LookupPeerOptions = { dialTimeoutMs: 100, readTimeoutMs: 100 };
+const peer = new LookupPeer('127.0.0.1:4160', options);
+const state: PeerState = peer.state;
+const ping: Promise<void> = peer.ping();
+const bytes: Buffer = encodeRegister('t', 'c');
+peer.on('state', (next: PeerState, previous: PeerState) => void [next, previous]);
+peer.on('disconnect', (error: Error) => void (error instanceof ConnectionError && error.address));
+// @ts-expect-error topic names are strings
+void peer.register(42);
+// @ts-expect-error not an option
+void new LookupPeer('127.0.0.1:4160', { dialTimeout: 5 });
+// @ts-expect-error a state is one of four names
+const wrong: PeerState = 'open';
+export { bytes, ping, state, wrong };
+`;
+
+describe('the packed package (npm pack → fresh app) [slow]', function () {
+  this.timeout(120_000);
+  this.slow(30_000);
+  const cleanup = useCleanup();
+  let work: string;
+  let app: string;
+  let files: string[];
+
+  before(async function () {
+    this.timeout(240_000);
+    work = await mkdtemp(join(tmpdir(), 'nsqd-lookup-pack-'));
+    // npm pack runs `prepare`, which builds dist/ from the current sources.
+    const packed = JSON.parse(
+      await sh(NPM, ['pack', '--json', '--pack-destination', work], REPO, 180_000),
+    ) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    assert.equal(packed.length, 1);
+    files = packed[0]!.files.map((f) => f.path);
+    app = join(work, 'app');
+    await mkdir(app);
+    await writeFile(
+      join(app, 'package.json'),
+      `${JSON.stringify({ name: 'pack-smoke-app', private: true, type: 'module' }, null, 2)}\n`,
+    );
+    await sh(
+      NPM,
+      [
+        'install',
+        join(work, packed[0]!.filename),
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        '--loglevel=error',
+      ],
+      app,
+    );
+  });
+
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('ships the compiled entry points and types, not the sources, specs or source maps', () => {
+    for (const required of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/peer/lookup-peer.js']) {
+      assert.ok(files.includes(required), `${required} is in the tarball`);
+    }
+    for (const path of files) {
+      assert.doesNotMatch(path, /^(lib|spec|bench|scripts|oracle)\//, path);
+      assert.doesNotMatch(path, /\.map$/, path);
+    }
+  });
+
+  it('installs with its dependencies', async () => {
+    const pkg = JSON.parse(await readFile(join(app, 'node_modules/nsqd-lookup/package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const dep of Object.keys(pkg.dependencies)) {
+      await readFile(join(app, 'node_modules', dep, 'package.json'), 'utf8');
+    }
+  });
+
+  it("import { LookupPeer } from 'nsqd-lookup' pings a scripted lookupd, then the process exits", async () => {
+    const server = await ScriptedServer.start();
+    cleanup(() => server.stop());
+    await writeFile(join(app, 'ping.mjs'), PING_APP);
+    const stdout = await sh(process.execPath, ['ping.mjs', server.address], app, 20_000);
+    const result = JSON.parse(stdout) as Record<string, unknown>;
+    assert.deepEqual(result, {
+      state: 'connected',
+      info: {
+        tcpPort: server.port,
+        httpPort: 4161,
+        version: '1.3.0',
+        broadcastAddress: 'scripted.example',
+        hostname: 'scripted-host',
+      },
+      closed: 'closed',
+      errorClass: 'function',
+      deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
+    assert.deepEqual(
+      server.received.map((c) => c.line),
+      ['IDENTIFY', 'PING'],
+    );
+  });
+
+  it("typechecks a TypeScript consumer against the packed .d.ts with this repo's tsc", async () => {
+    await writeFile(join(app, 'consumer.ts'), TS_CONSUMER);
+    await writeFile(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(REPO, 'node_modules/@types')],
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
+    // The same check must be able to fail: a wrong type makes tsc exit non-zero.
+    await writeFile(
+      join(app, 'consumer.ts'),
+      `${TS_CONSUMER}\nconst n: number = new LookupPeer('x:1').state;\n`,
+    );
+    await assert.rejects(
+      sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app),
+      /TS2322/,
+    );
+  });
+});
