@@ -7,7 +7,9 @@
 import { LookupdHttpClient, startFakeProducers } from 'nsqd-lookup';
 import { startLookupd } from 'nsqd-lookup/lookupd';
 
-const embedded = process.argv[2] ? undefined : await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
+const embedded = process.argv[2]
+  ? undefined
+  : await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
 const lookupd = process.argv[2] ?? embedded!.tcpAddress;
 
 const fleet = await startFakeProducers({ addresses: [lookupd], producers: 100, topics: 3, channels: 2 });
@@ -16,7 +18,9 @@ console.log(fleet.status());
 
 if (embedded) {
   const lookup = await new LookupdHttpClient(embedded.httpAddress).lookup('topic-0');
-  console.log(`a consumer of topic-0 finds ${lookup?.producers.length} producers and channels ${lookup?.channels}`);
+  console.log(
+    `a consumer of topic-0 finds ${lookup?.producers.length} producers and channels ${lookup?.channels}`,
+  );
 }
 
 // Producers add and remove topics like real brokers; lookupd follows.

@@ -1,0 +1,361 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import createDebug from 'debug';
+import { joinHostPort, LookupLoop, type LookupLoopOptions, Registry, splitHostPort } from 'nsqd-lookup';
+import { ClientV2 } from './client.js';
+import { type BrokerContext, type BrokerLimits, DEFAULT_LIMITS, type LogFn } from './context.js';
+import { createHttpHandler } from './http.js';
+import { Topic } from './topic.js';
+
+export interface BrokerOptions extends Partial<BrokerLimits> {
+  /** Where clients connect with the V2 protocol, `host:port` (default `127.0.0.1:4150`; port 0 picks one). */
+  tcpAddress?: string;
+  /** nsqd's HTTP API, `host:port` (default `127.0.0.1:4151`; port 0 picks one). */
+  httpAddress?: string;
+  /** The address lookupd hands to consumers (default `127.0.0.1`; nsqd defaults to the host name). */
+  broadcastAddress?: string;
+  /** Reported to lookupd and in /info (default: the OS host name). */
+  hostname?: string;
+  /** lookupd TCP addresses to register with, nsqd's --lookupd-tcp-address (default: none). */
+  lookupdTcpAddresses?: string[];
+  /** Tuning for the LookupLoop (PING period, reconnect backoff, timeouts). */
+  lookup?: Pick<LookupLoopOptions, 'pingIntervalMs' | 'reconnect' | 'dialTimeoutMs' | 'readTimeoutMs'>;
+  /** Directory where topics and channels are saved after every change and loaded at start (default: none). */
+  dataPath?: string;
+  /** Replaces the `debug` logger (`nsqd-lookup:example-broker`). */
+  log?: LogFn;
+}
+
+export interface StatsFilter {
+  topic?: string | null;
+  channel?: string | null;
+  includeClients?: boolean;
+}
+
+const REGISTRY_FILE = 'registry.msgpack';
+
+/**
+ * A small in-memory nsqd: the V2 TCP protocol for producers and consumers, nsqd's HTTP API, and a
+ * {@link LookupLoop} driven by a {@link Registry} so that every topic and channel is registered with
+ * lookupd the moment it exists. Create one with {@link startBroker}.
+ */
+export class Broker implements BrokerContext {
+  readonly options: BrokerLimits;
+  readonly log: LogFn;
+  /** The topics and channels as lookupd sees them; the broker keeps it in step with its topics. */
+  readonly registry: Registry;
+  readonly broadcastAddress: string;
+  readonly hostname: string;
+  readonly startTime = Math.floor(Date.now() / 1000);
+  readonly #topics = new Map<string, Topic>();
+  readonly #clients = new Set<ClientV2>();
+  readonly #tcp = createTcpServer({ noDelay: true });
+  readonly #http = createHttpServer();
+  readonly #lookupdTcpAddresses: string[];
+  readonly #lookupOptions: BrokerOptions['lookup'];
+  readonly #dataPath: string | undefined;
+  readonly #idPrefix = randomBytes(3).toString('hex');
+  #idSequence = 0;
+  #nextClientId = 1;
+  #loop: LookupLoop | undefined;
+  #tcpAddress = '';
+  #httpAddress = '';
+  #state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  #closing: Promise<void> | undefined;
+  #saving: Promise<void> = Promise.resolve();
+
+  /** @internal use {@link startBroker} */
+  constructor(options: BrokerOptions, registry: Registry) {
+    this.options = limitsFrom(options);
+    this.log = options.log ?? debugLog;
+    this.registry = registry;
+    this.broadcastAddress = options.broadcastAddress ?? '127.0.0.1';
+    this.hostname = options.hostname ?? osHostname();
+    this.#lookupdTcpAddresses = options.lookupdTcpAddresses ?? [];
+    this.#lookupOptions = options.lookup;
+    this.#dataPath = options.dataPath;
+    this.#tcp.on('connection', (socket) => {
+      if (this.#state !== 'running') {
+        socket.destroy();
+        return;
+      }
+      const client = new ClientV2(this.#nextClientId++, socket, this);
+      this.#clients.add(client);
+      void client.closed.then(() => this.#clients.delete(client));
+    });
+    this.#http.on('request', createHttpHandler(this));
+    this.#http.on('clientError', (_error, socket) => socket.destroy());
+    // Topics and channels saved by an earlier run exist (empty) before lookupd hears of them.
+    for (const { topic, channel } of [...this.registry.registrations()]) {
+      const created = this.getTopic(topic);
+      if (channel !== undefined) created.getChannel(channel);
+    }
+    if (this.#dataPath) this.registry.on('change', () => this.#save());
+  }
+
+  /** @internal Listens on both addresses, then starts the LookupLoop with the ports it got. */
+  async start(tcpAddress: string, httpAddress: string): Promise<void> {
+    try {
+      await listen(this.#tcp, tcpAddress);
+      await listen(this.#http, httpAddress);
+    } catch (error) {
+      this.#tcp.close();
+      this.#http.close();
+      throw error;
+    }
+    this.#tcpAddress = addressOf(this.#tcp);
+    this.#httpAddress = addressOf(this.#http);
+    this.#state = 'running';
+    this.#loop = new LookupLoop({
+      ...this.#lookupOptions,
+      addresses: this.#lookupdTcpAddresses,
+      identity: {
+        broadcastAddress: this.broadcastAddress,
+        tcpPort: portOf(this.#tcpAddress),
+        httpPort: portOf(this.#httpAddress),
+        version: this.options.version,
+        hostname: this.hostname,
+      },
+      registry: this.registry,
+    });
+    this.#loop.on('connect', (address) => this.log('lookupd %s: registered %d', address, this.registry.size));
+    this.#loop.on('disconnect', (address, error) =>
+      this.log('lookupd %s: lost (%s)', address, error.message),
+    );
+    this.#loop.start();
+  }
+
+  /** Keeps every lookupd in step with {@link registry}; its events tell when lookupds connect. */
+  get loop(): LookupLoop {
+    if (!this.#loop) throw new Error('the broker has not started');
+    return this.#loop;
+  }
+
+  /** Where clients connect, `host:port` (the port chosen when the options said 0). */
+  get tcpAddress(): string {
+    return this.#tcpAddress;
+  }
+
+  get httpAddress(): string {
+    return this.#httpAddress;
+  }
+
+  get state(): 'new' | 'running' | 'closing' | 'closed' {
+    return this.#state;
+  }
+
+  topics(): Topic[] {
+    return [...this.#topics.values()];
+  }
+
+  topic(name: string): Topic | undefined {
+    return this.#topics.get(name);
+  }
+
+  /** nsqd's GetTopic: the topic, created and registered with lookupd if it does not exist. */
+  getTopic(name: string): Topic {
+    let topic = this.#topics.get(name);
+    if (topic) return topic;
+    topic = new Topic(name, {
+      memQueueSize: this.options.memQueueSize,
+      maxMsgTimeoutMs: this.options.maxMsgTimeoutMs,
+      newMessageId: () => this.#newMessageId(),
+      onChannelCreated: (t, channel) => {
+        this.log('channel %s/%s: created', t.name, channel.name);
+        this.registry.addChannel(t.name, channel.name);
+      },
+      onLastConsumerLeft: (t, channel) => {
+        if (this.#state === 'running') this.deleteChannel(t.name, channel.name);
+      },
+    });
+    this.#topics.set(name, topic);
+    this.log('topic %s: created', name);
+    this.registry.addTopic(name);
+    return topic;
+  }
+
+  /** Deletes a topic and its channels (their consumers are disconnected) and unregisters them. */
+  deleteTopic(name: string): boolean {
+    const topic = this.#topics.get(name);
+    if (!topic) return false;
+    for (const channel of topic.channels()) this.deleteChannel(name, channel.name, false);
+    this.#topics.delete(name);
+    topic.close();
+    this.log('topic %s: deleted', name);
+    this.registry.removeTopic(name);
+    return true;
+  }
+
+  /** Deletes a channel (its consumers are disconnected); an ephemeral topic left without channels goes too. */
+  deleteChannel(topicName: string, channelName: string, dropEmptyEphemeralTopic = true): boolean {
+    const topic = this.#topics.get(topicName);
+    if (!topic?.deleteChannel(channelName)) return false;
+    this.log('channel %s/%s: deleted', topicName, channelName);
+    this.registry.removeChannel(topicName, channelName);
+    if (dropEmptyEphemeralTopic && topic.ephemeral && topic.channels().length === 0)
+      this.deleteTopic(topicName);
+    return true;
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      version: this.options.version,
+      broadcast_address: this.broadcastAddress,
+      hostname: this.hostname,
+      http_port: portOf(this.#httpAddress),
+      tcp_port: portOf(this.#tcpAddress),
+      start_time: this.startTime,
+      // nsqd reports these three as Go durations, in nanoseconds.
+      max_heartbeat_interval: this.options.maxHeartbeatIntervalMs * 1e6,
+      max_output_buffer_size: this.options.maxOutputBufferSize,
+      max_output_buffer_timeout: this.options.maxOutputBufferTimeoutMs * 1e6,
+      max_deflate_level: 6,
+    };
+  }
+
+  /** nsqd's `/stats?format=json`, without `memory`. Topics and channels sorted by name, as nsqd. */
+  stats(filter: StatsFilter = {}): Record<string, unknown> {
+    const includeClients = filter.includeClients ?? true;
+    const byName = <T extends { name: string }>(a: T, b: T) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    const topics = this.topics()
+      .filter((topic) => !filter.topic || topic.name === filter.topic)
+      .sort(byName)
+      .map((topic) => ({
+        topic_name: topic.name,
+        channels: topic
+          .channels()
+          .filter((channel) => !filter.channel || channel.name === filter.channel)
+          .sort(byName)
+          .map((channel) => ({
+            channel_name: channel.name,
+            depth: channel.depth,
+            backend_depth: 0,
+            in_flight_count: channel.inFlightCount,
+            deferred_count: channel.deferredCount,
+            message_count: channel.messageCount,
+            requeue_count: channel.requeueCount,
+            timeout_count: channel.timeoutCount,
+            client_count: channel.consumers.length,
+            clients: includeClients
+              ? channel.consumers.map((consumer) => (consumer as ClientV2).stats())
+              : [],
+            paused: channel.paused,
+            e2e_processing_latency: { count: 0, percentiles: null },
+          })),
+        depth: topic.depth,
+        backend_depth: 0,
+        message_count: topic.messageCount,
+        message_bytes: topic.messageBytes,
+        paused: topic.paused,
+        e2e_processing_latency: { count: 0, percentiles: null },
+      }));
+    const producers = [...this.#clients].filter((client) => client.pubCounts.size > 0);
+    return {
+      version: this.options.version,
+      health: 'OK',
+      start_time: this.startTime,
+      topics,
+      producers: producers.length > 0 ? producers.map((client) => client.stats()) : null,
+    };
+  }
+
+  /**
+   * Stops listening, disconnects every client, drops every message and closes the lookupd
+   * connections, so lookupd forgets this broker. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    this.log('closing');
+    const tcpClosed = new Promise((resolve) => this.#tcp.close(resolve));
+    const httpClosed = new Promise((resolve) => this.#http.close(resolve));
+    this.#http.closeAllConnections();
+    const clients = [...this.#clients];
+    for (const client of clients) client.close();
+    for (const topic of this.#topics.values()) topic.close();
+    await Promise.all([
+      this.#loop?.close(),
+      tcpClosed,
+      httpClosed,
+      ...clients.map((client) => client.closed),
+      this.#saving,
+    ]);
+    this.#state = 'closed';
+    this.log('closed');
+  }
+
+  #newMessageId(): string {
+    // nsqd's IDs are 16 hex characters; a random prefix per broker, then a sequence.
+    this.#idSequence++;
+    return this.#idPrefix + this.#idSequence.toString(16).padStart(10, '0');
+  }
+
+  #save(): void {
+    const dataPath = this.#dataPath!;
+    // One save at a time, each writing the registry as it is when it runs.
+    this.#saving = this.#saving
+      .then(() => this.registry.save(join(dataPath, REGISTRY_FILE)))
+      .catch((error: Error) => this.log('saving topics and channels failed: %s', error.message));
+  }
+}
+
+const debugLog: LogFn = (() => {
+  const debug = createDebug('nsqd-lookup:example-broker');
+  return (format, ...args) => debug(format, ...args);
+})();
+
+/** DEFAULT_LIMITS, with the limits `options` sets. */
+function limitsFrom(options: BrokerOptions): BrokerLimits {
+  const limits: BrokerLimits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(limits) as Array<keyof BrokerLimits>) {
+    if (options[key] !== undefined) Object.assign(limits, { [key]: options[key] });
+  }
+  return limits;
+}
+
+/**
+ * Starts a broker: listens on both addresses, loads saved topics and channels (with `dataPath`),
+ * and starts registering with every lookupd in `lookupdTcpAddresses`. Returns once both listeners are
+ * up; lookupd registration proceeds in the background (see `broker.loop`).
+ */
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  let registry = new Registry();
+  if (options.dataPath) {
+    await mkdir(options.dataPath, { recursive: true });
+    const file = join(options.dataPath, REGISTRY_FILE);
+    if (existsSync(file)) registry = await Registry.load(file);
+  }
+  const broker = new Broker(options, registry);
+  await broker.start(options.tcpAddress ?? '127.0.0.1:4150', options.httpAddress ?? '127.0.0.1:4151');
+  return broker;
+}
+
+function addressOf(server: TcpServer | HttpServer): string {
+  const { address, port } = server.address() as AddressInfo;
+  return joinHostPort(address, port);
+}
+
+function portOf(address: string): number {
+  return splitHostPort(address).port;
+}
+
+async function listen(server: TcpServer | HttpServer, address: string): Promise<void> {
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,250 @@
+import { Fifo } from './fifo.js';
+import type { Message } from './protocol-v2.js';
+
+/** What a channel needs from a subscribed connection (nsqd's Consumer). */
+export interface Consumer {
+  readonly id: number;
+  /** How long a message delivered to this consumer stays in flight, in ms (its IDENTIFY msg_timeout). */
+  readonly msgTimeoutMs: number;
+  /** RDY above in-flight, not closing, output not backed up. */
+  readyForMessages(): boolean;
+  /** Whether this client's `sample_rate` lets this message through (nsqd drops the others). */
+  sampled(): boolean;
+  /** Writes a message that the channel has just put in flight for this client. */
+  sendMessage(message: Message): void;
+  /** One of its in-flight messages timed out. */
+  timedOutMessage(): void;
+  /** The channel was emptied: nothing is in flight any more. */
+  emptied(): void;
+  /** The channel is being deleted: disconnect. */
+  close(): void;
+}
+
+export interface ChannelOptions {
+  /** Messages a channel keeps in memory (queued plus deferred) before refusing more; nsqd's --mem-queue-size. */
+  memQueueSize: number;
+  /** Cap on how far TOUCH can push a message's timeout past its delivery, in ms; nsqd's --max-msg-timeout. */
+  maxMsgTimeoutMs: number;
+  /** Called when an ephemeral channel's last consumer leaves. */
+  onLastConsumerLeft: (channel: Channel) => void;
+}
+
+interface InFlight {
+  message: Message;
+  clientId: number;
+  /** Epoch ms of the delivery. */
+  deliveredAt: number;
+  timer: NodeJS.Timeout;
+}
+
+interface Deferred {
+  message: Message;
+  timer: NodeJS.Timeout;
+}
+
+export class ChannelError extends Error {}
+
+/**
+ * One channel of a topic: a FIFO of messages that its consumers share, each message delivered to one
+ * of them at a time. Every delivery is in flight until FIN, REQ or the client's msg_timeout; REQ with
+ * a delay and DPUB go through the deferred set. As nsqd, in-flight messages of a client that
+ * disconnects stay in flight until they time out.
+ */
+export class Channel {
+  readonly ephemeral: boolean;
+  paused = false;
+  /** Messages put into this channel (nsqd's message_count). */
+  messageCount = 0;
+  requeueCount = 0;
+  timeoutCount = 0;
+  readonly #queue = new Fifo<Message>();
+  readonly #inFlight = new Map<string, InFlight>();
+  readonly #deferred = new Map<string, Deferred>();
+  #consumers: Consumer[] = [];
+  #nextConsumer = 0;
+  #closed = false;
+
+  constructor(
+    readonly topicName: string,
+    readonly name: string,
+    readonly options: ChannelOptions,
+  ) {
+    this.ephemeral = name.endsWith('#ephemeral');
+  }
+
+  get depth(): number {
+    return this.#queue.length;
+  }
+
+  get inFlightCount(): number {
+    return this.#inFlight.size;
+  }
+
+  get deferredCount(): number {
+    return this.#deferred.size;
+  }
+
+  get consumers(): readonly Consumer[] {
+    return this.#consumers;
+  }
+
+  /** Whether `count` more messages fit; ephemeral channels always accept (and drop the overflow). */
+  hasRoom(count: number): boolean {
+    return this.ephemeral || this.#held() + count <= this.options.memQueueSize;
+  }
+
+  put(message: Message): void {
+    if (this.#closed) return;
+    this.messageCount++;
+    // An ephemeral channel has no backend to spill to: nsqd drops what does not fit in memory.
+    if (this.ephemeral && this.#held() >= this.options.memQueueSize) return;
+    this.#queue.push(message);
+    this.pump();
+  }
+
+  putDeferred(message: Message, delayMs: number): void {
+    if (this.#closed) return;
+    this.messageCount++;
+    if (this.ephemeral && this.#held() >= this.options.memQueueSize) return;
+    this.#defer(message, delayMs);
+  }
+
+  addConsumer(consumer: Consumer): void {
+    if (!this.#consumers.includes(consumer)) this.#consumers.push(consumer);
+    this.pump();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    const index = this.#consumers.indexOf(consumer);
+    if (index === -1) return;
+    this.#consumers.splice(index, 1);
+    if (this.#nextConsumer > index) this.#nextConsumer--;
+    if (this.#consumers.length === 0 && this.ephemeral && !this.#closed)
+      this.options.onLastConsumerLeft(this);
+  }
+
+  /** FIN: the message is done. Throws {@link ChannelError} with nsqd's reason otherwise. */
+  finish(clientId: number, id: string): void {
+    const entry = this.#popInFlight(clientId, id);
+    clearTimeout(entry.timer);
+  }
+
+  /** REQ: back to the queue now (delay 0) or after `delayMs`. */
+  requeue(clientId: number, id: string, delayMs: number): void {
+    const entry = this.#popInFlight(clientId, id);
+    clearTimeout(entry.timer);
+    this.requeueCount++;
+    if (delayMs === 0) {
+      this.#queue.push(entry.message);
+      this.pump();
+    } else {
+      this.#defer(entry.message, delayMs);
+    }
+  }
+
+  /** TOUCH: restart the message's timeout, never past delivery + max_msg_timeout. */
+  touch(clientId: number, id: string, msgTimeoutMs: number): void {
+    const entry = this.#inFlight.get(id);
+    if (!entry) throw new ChannelError('ID not in flight');
+    if (entry.clientId !== clientId) throw new ChannelError('client does not own message');
+    const now = Date.now();
+    const deadline = Math.min(now + msgTimeoutMs, entry.deliveredAt + this.options.maxMsgTimeoutMs);
+    clearTimeout(entry.timer);
+    entry.timer = this.#inFlightTimer(entry, deadline - now);
+  }
+
+  /** Drops everything queued, deferred and in flight (nsqd's /channel/empty). */
+  empty(): void {
+    this.#queue.clear();
+    for (const entry of this.#inFlight.values()) clearTimeout(entry.timer);
+    this.#inFlight.clear();
+    for (const entry of this.#deferred.values()) clearTimeout(entry.timer);
+    this.#deferred.clear();
+    for (const consumer of this.#consumers) consumer.emptied();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  unpause(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  /** Deletes the channel's contents and disconnects its consumers. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const consumers = this.#consumers;
+    this.#consumers = [];
+    this.empty();
+    for (const consumer of consumers) consumer.close();
+  }
+
+  /** Hands queued messages to ready consumers, round robin, until one side runs out. */
+  pump(): void {
+    while (!this.paused && !this.#closed && this.#queue.length > 0) {
+      const consumer = this.#nextReadyConsumer();
+      if (!consumer) return;
+      const message = this.#queue.shift()!;
+      if (!consumer.sampled()) continue;
+      message.attempts++;
+      const deliveredAt = Date.now();
+      const entry: InFlight = { message, clientId: consumer.id, deliveredAt, timer: undefined! };
+      entry.timer = this.#inFlightTimer(entry, consumer.msgTimeoutMs);
+      this.#inFlight.set(message.id, entry);
+      consumer.sendMessage(message);
+    }
+  }
+
+  #held(): number {
+    return this.#queue.length + this.#deferred.size;
+  }
+
+  #nextReadyConsumer(): Consumer | undefined {
+    const count = this.#consumers.length;
+    for (let i = 0; i < count; i++) {
+      const index = (this.#nextConsumer + i) % count;
+      const consumer = this.#consumers[index]!;
+      if (consumer.readyForMessages()) {
+        this.#nextConsumer = (index + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  #popInFlight(clientId: number, id: string): InFlight {
+    const entry = this.#inFlight.get(id);
+    if (!entry) throw new ChannelError('ID not in flight');
+    if (entry.clientId !== clientId) throw new ChannelError('client does not own message');
+    this.#inFlight.delete(id);
+    return entry;
+  }
+
+  #inFlightTimer(entry: InFlight, delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      if (this.#inFlight.get(entry.message.id) !== entry) return;
+      this.#inFlight.delete(entry.message.id);
+      this.timeoutCount++;
+      this.#consumers.find((consumer) => consumer.id === entry.clientId)?.timedOutMessage();
+      this.#queue.push(entry.message);
+      this.pump();
+    }, delayMs);
+    timer.unref();
+    return timer;
+  }
+
+  #defer(message: Message, delayMs: number): void {
+    const entry: Deferred = { message, timer: undefined! };
+    entry.timer = setTimeout(() => {
+      if (this.#deferred.get(message.id) !== entry) return;
+      this.#deferred.delete(message.id);
+      this.#queue.push(message);
+      this.pump();
+    }, delayMs);
+    entry.timer.unref();
+    this.#deferred.set(message.id, entry);
+  }
+}

@@ -1,0 +1,355 @@
+import type { Socket } from 'node:net';
+import type { Channel, Consumer } from './channel.js';
+import { type CommandResult, execCommand } from './commands.js';
+import type { BrokerContext } from './context.js';
+import {
+  CommandReader,
+  encodeErrorFrame,
+  encodeMessageFrame,
+  HEARTBEAT_FRAME,
+  type Message,
+  type Token,
+  V2Error,
+} from './protocol-v2.js';
+
+/** `init` until SUB; `closing` after CLS (only FIN, REQ and TOUCH still matter); `closed` at the end. */
+export type ClientState = 'init' | 'subscribed' | 'closing' | 'closed';
+
+/** nsqd's numeric client states, as /stats reports them. */
+const STATS_STATE: Record<ClientState, number> = { init: 0, subscribed: 3, closing: 4, closed: 1 };
+
+/** How long a connection we hang up on gets to close its side (and read our last frames) before it is cut. */
+const LINGER_MS = 1000;
+
+/** What IDENTIFY can set, in nsqd's JSON names. */
+export interface IdentifyData {
+  short_id?: string;
+  long_id?: string;
+  client_id?: string;
+  hostname?: string;
+  user_agent?: string;
+  heartbeat_interval?: number;
+  output_buffer_size?: number;
+  output_buffer_timeout?: number;
+  feature_negotiation?: boolean;
+  tls_v1?: boolean;
+  deflate?: boolean;
+  deflate_level?: number;
+  snappy?: boolean;
+  sample_rate?: number;
+  msg_timeout?: number;
+}
+
+/**
+ * One V2 connection: its protocol state, what IDENTIFY negotiated, RDY and in-flight accounting,
+ * heartbeats and the read deadline (no bytes for two heartbeat intervals ends the connection).
+ */
+export class ClientV2 implements Consumer {
+  readonly remoteAddress: string;
+  /** Epoch seconds. */
+  readonly connectTime = Math.floor(Date.now() / 1000);
+  clientId: string;
+  hostname: string;
+  userAgent = '';
+  heartbeatIntervalMs: number;
+  msgTimeoutMs: number;
+  sampleRate = 0;
+  outputBufferSize = 16 * 1024;
+  outputBufferTimeoutMs = 250;
+  readyCount = 0;
+  inFlightCount = 0;
+  messageCount = 0;
+  finishCount = 0;
+  requeueCount = 0;
+  /** Messages published per topic over this connection. */
+  readonly pubCounts = new Map<string, number>();
+  channel: Channel | undefined;
+  /** Resolves once the socket is closed and the client has left its channel. */
+  readonly closed: Promise<void>;
+  readonly #socket: Socket;
+  readonly #broker: BrokerContext;
+  readonly #reader: CommandReader;
+  #awaitingBody: ((body: Buffer) => Buffer | undefined) | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #corked = false;
+  #state: ClientState = 'init';
+  #resolveClosed!: () => void;
+
+  constructor(
+    readonly id: number,
+    socket: Socket,
+    broker: BrokerContext,
+  ) {
+    this.#socket = socket;
+    this.#broker = broker;
+    this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.clientId = socket.remoteAddress ?? '';
+    this.hostname = this.clientId;
+    this.heartbeatIntervalMs = broker.options.clientTimeoutMs / 2;
+    this.msgTimeoutMs = broker.options.msgTimeoutMs;
+    this.#reader = new CommandReader(broker.options.maxLineBytes);
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('drain', () => this.channel?.pump());
+    socket.on('error', (error) => this.#broker.log('client %s: %s', this.remoteAddress, error.message));
+    socket.on('close', () => this.#onClose());
+    this.#restartHeartbeat();
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  readyForMessages(): boolean {
+    return (
+      this.state === 'subscribed' &&
+      this.readyCount > this.inFlightCount &&
+      !this.#socket.writableNeedDrain &&
+      !this.channel?.paused
+    );
+  }
+
+  sampled(): boolean {
+    // nsqd: rand.Int31n(100) > sampleRate drops the message.
+    return this.sampleRate === 0 || Math.floor(Math.random() * 100) <= this.sampleRate;
+  }
+
+  sendMessage(message: Message): void {
+    this.inFlightCount++;
+    this.messageCount++;
+    this.#write(encodeMessageFrame(message));
+  }
+
+  timedOutMessage(): void {
+    this.inFlightCount = Math.max(0, this.inFlightCount - 1);
+  }
+
+  emptied(): void {
+    this.inFlightCount = 0;
+  }
+
+  finishedMessage(): void {
+    this.finishCount++;
+    this.inFlightCount = Math.max(0, this.inFlightCount - 1);
+    this.channel?.pump();
+  }
+
+  requeuedMessage(): void {
+    this.requeueCount++;
+    this.inFlightCount = Math.max(0, this.inFlightCount - 1);
+    this.channel?.pump();
+  }
+
+  setReadyCount(count: number): void {
+    this.readyCount = count;
+    this.channel?.pump();
+  }
+
+  subscribe(channel: Channel): void {
+    this.channel = channel;
+    this.#setState('subscribed');
+    channel.addConsumer(this);
+  }
+
+  /** CLS: no more messages; FIN, REQ and TOUCH are still accepted until the client hangs up. */
+  startClose(): void {
+    this.readyCount = 0;
+    this.#setState('closing');
+  }
+
+  /** Applies IDENTIFY's settings in nsqd's order; throws an Error worded as nsqd's on a bad value. */
+  identify(data: IdentifyData): void {
+    const options = this.#broker.options;
+    // As nsqd: what IDENTIFY says replaces the remote address, even when it says nothing.
+    this.hostname = data.hostname || data.long_id || '';
+    this.clientId = data.client_id || data.short_id || '';
+    this.userAgent = data.user_agent ?? '';
+    const heartbeat = data.heartbeat_interval ?? 0;
+    if (heartbeat === -1) this.heartbeatIntervalMs = 0;
+    else if (heartbeat >= 1000 && heartbeat <= options.maxHeartbeatIntervalMs)
+      this.heartbeatIntervalMs = heartbeat;
+    else if (heartbeat !== 0) throw new Error(`heartbeat interval (${heartbeat}) is invalid`);
+    const bufferSize = data.output_buffer_size ?? 0;
+    if (bufferSize === -1) this.outputBufferSize = 1;
+    else if (bufferSize >= 64 && bufferSize <= options.maxOutputBufferSize)
+      this.outputBufferSize = bufferSize;
+    else if (bufferSize !== 0) throw new Error(`output buffer size (${bufferSize}) is invalid`);
+    const bufferTimeout = data.output_buffer_timeout ?? 0;
+    if (bufferTimeout === -1) this.outputBufferTimeoutMs = 0;
+    else if (
+      bufferTimeout >= options.minOutputBufferTimeoutMs &&
+      bufferTimeout <= options.maxOutputBufferTimeoutMs
+    )
+      this.outputBufferTimeoutMs = bufferTimeout;
+    else if (bufferTimeout !== 0) throw new Error(`output buffer timeout (${bufferTimeout}) is invalid`);
+    const sampleRate = data.sample_rate ?? 0;
+    if (sampleRate < 0 || sampleRate > 99) throw new Error(`sample rate (${sampleRate}) is invalid`);
+    this.sampleRate = sampleRate;
+    const msgTimeout = data.msg_timeout ?? 0;
+    if (msgTimeout >= 1000 && msgTimeout <= options.maxMsgTimeoutMs) this.msgTimeoutMs = msgTimeout;
+    else if (msgTimeout !== 0) throw new Error(`msg timeout (${msgTimeout}) is invalid`);
+    this.#restartHeartbeat();
+  }
+
+  countPublished(topic: string, count: number): void {
+    this.pubCounts.set(topic, (this.pubCounts.get(topic) ?? 0) + count);
+  }
+
+  /** Hangs up (channel deleted, broker closing): no more commands are read. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.#setState('closed');
+    this.#hangUp();
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      client_id: this.clientId,
+      hostname: this.hostname,
+      version: 'V2',
+      remote_address: this.remoteAddress,
+      state: STATS_STATE[this.state],
+      ready_count: this.readyCount,
+      in_flight_count: this.inFlightCount,
+      message_count: this.messageCount,
+      finish_count: this.finishCount,
+      requeue_count: this.requeueCount,
+      connect_ts: this.connectTime,
+      sample_rate: this.sampleRate,
+      deflate: false,
+      snappy: false,
+      user_agent: this.userAgent,
+      ...(this.pubCounts.size > 0 && {
+        pub_counts: [...this.pubCounts].map(([topic, count]) => ({ topic, count })),
+      }),
+      tls: false,
+      tls_cipher_suite: '',
+      tls_version: '',
+      tls_negotiated_protocol: '',
+      tls_negotiated_protocol_is_mutual: false,
+    };
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.#armDeadline();
+    try {
+      this.#reader.push(chunk);
+      for (let token = this.#reader.next(); token; token = this.#reader.next()) {
+        this.#handle(token);
+        if ((this.state as ClientState) === 'closed') return;
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #handle(token: Token): void {
+    try {
+      let result: CommandResult;
+      if (token.type === 'line') {
+        result = execCommand(this, this.#broker, token.params);
+      } else {
+        const continuation = this.#awaitingBody!;
+        this.#awaitingBody = undefined;
+        result = continuation(token.body);
+      }
+      if (Buffer.isBuffer(result)) {
+        this.#write(result);
+      } else if (result) {
+        this.#reader.expectBody(result.body);
+        this.#awaitingBody = result.onBody;
+      }
+    } catch (error) {
+      if (!(error instanceof V2Error) || error.fatal) throw error;
+      this.#broker.log('client %s: %s', this.remoteAddress, error.message);
+      this.#write(encodeErrorFrame(error));
+    }
+  }
+
+  /** Sends a fatal error (if it is one of ours), then hangs up as nsqd does. */
+  #fail(error: unknown): void {
+    if (error instanceof V2Error) {
+      this.#broker.log('client %s: %s (closing)', this.remoteAddress, error.message);
+      this.#write(encodeErrorFrame(error));
+    } else {
+      this.#broker.log('client %s: internal error %o (closing)', this.remoteAddress, error);
+    }
+    this.#setState('closed');
+    this.#hangUp();
+  }
+
+  /** Ends our side after what is queued; cuts the connection if the peer does not close its side soon. */
+  #hangUp(): void {
+    this.#socket.end();
+    this.#lingerTimer ??= setTimeout(() => this.#socket.destroy(), LINGER_MS);
+    this.#lingerTimer.unref();
+  }
+
+  #write(frame: Buffer): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    // Frames written in one tick go out together, as nsqd's buffered writer flushes them.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(frame);
+  }
+
+  #restartHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    if (this.heartbeatIntervalMs <= 0 || this.state === 'closed') return;
+    this.#heartbeatTimer = setInterval(() => this.#write(HEARTBEAT_FRAME), this.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+    this.#armDeadline();
+  }
+
+  #armDeadline(): void {
+    if (this.heartbeatIntervalMs <= 0 || this.state === 'closed') return;
+    if (this.#deadlineTimer) {
+      this.#deadlineTimer.refresh();
+      return;
+    }
+    this.#deadlineTimer = setTimeout(() => {
+      if (this.state === 'closed') return;
+      this.#broker.log(
+        'client %s: nothing received for %d ms (2 x heartbeat_interval), closing',
+        this.remoteAddress,
+        this.heartbeatIntervalMs * 2,
+      );
+      this.close();
+    }, this.heartbeatIntervalMs * 2);
+    this.#deadlineTimer.unref();
+  }
+
+  #setState(next: ClientState): void {
+    if (this.#state === next || this.#state === 'closed') return;
+    this.#broker.log('client %s: %s -> %s', this.remoteAddress, this.#state, next);
+    this.#state = next;
+    if (next !== 'closed') return;
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.channel?.removeConsumer(this);
+  }
+
+  #onClose(): void {
+    this.#setState('closed');
+    clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+    this.#resolveClosed();
+  }
+}

@@ -1,0 +1,61 @@
+import type { Topic } from './topic.js';
+
+/** printf-style log function (`debug`'s `%s`, `%d`, `%o`). */
+export type LogFn = (format: string, ...args: unknown[]) => void;
+
+/** The broker's limits and defaults, nsqd's flags in milliseconds and bytes. */
+export interface BrokerLimits {
+  /** Default in-flight timeout, nsqd's --msg-timeout (60000). */
+  msgTimeoutMs: number;
+  /** Largest msg_timeout a client may ask for and cap on TOUCH, nsqd's --max-msg-timeout (900000). */
+  maxMsgTimeoutMs: number;
+  /** Largest single message, nsqd's --max-msg-size (1 MiB). */
+  maxMsgSize: number;
+  /** Largest IDENTIFY, AUTH or MPUB body, nsqd's --max-body-size (5 MiB). */
+  maxBodySize: number;
+  /** Largest REQ / DPUB / HTTP defer, nsqd's --max-req-timeout (3600000). */
+  maxReqTimeoutMs: number;
+  /** Largest RDY, nsqd's --max-rdy-count (2500). */
+  maxRdyCount: number;
+  /** nsqd's --client-timeout (60000): heartbeats default to half of it. */
+  clientTimeoutMs: number;
+  /** Largest heartbeat_interval a client may ask for, nsqd's --max-heartbeat-interval (60000). */
+  maxHeartbeatIntervalMs: number;
+  /** nsqd's --max-output-buffer-size (65536); negotiated and reported only. */
+  maxOutputBufferSize: number;
+  /** nsqd's --min-output-buffer-timeout (25); negotiated and reported only. */
+  minOutputBufferTimeoutMs: number;
+  /** nsqd's --max-output-buffer-timeout (30000); negotiated and reported only. */
+  maxOutputBufferTimeoutMs: number;
+  /** Messages kept per topic or channel before publishing fails, nsqd's --mem-queue-size (10000). */
+  memQueueSize: number;
+  /** Longest command line, in bytes (16384, nsqd's read buffer). */
+  maxLineBytes: number;
+  /** Version reported by IDENTIFY, /info, /stats and to lookupd ("1.3.0", the protocol this speaks). */
+  version: string;
+}
+
+export const DEFAULT_LIMITS: BrokerLimits = {
+  msgTimeoutMs: 60_000,
+  maxMsgTimeoutMs: 15 * 60_000,
+  maxMsgSize: 1024 * 1024,
+  maxBodySize: 5 * 1024 * 1024,
+  maxReqTimeoutMs: 60 * 60_000,
+  maxRdyCount: 2500,
+  clientTimeoutMs: 60_000,
+  maxHeartbeatIntervalMs: 60_000,
+  maxOutputBufferSize: 64 * 1024,
+  minOutputBufferTimeoutMs: 25,
+  maxOutputBufferTimeoutMs: 30_000,
+  memQueueSize: 10_000,
+  maxLineBytes: 16 * 1024,
+  version: '1.3.0',
+};
+
+/** What connections and the HTTP API need from the broker. */
+export interface BrokerContext {
+  readonly options: BrokerLimits;
+  readonly log: LogFn;
+  /** The topic, created (and registered with lookupd) if needed: nsqd's GetTopic. */
+  getTopic(name: string): Topic;
+}
