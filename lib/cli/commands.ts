@@ -23,4 +23,8 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: "save a lookupd's topology, replay it elsewhere, show it",
     load: async () => (await import('./snapshot.js')).default,
   },
+  lookupd: {
+    summary: 'run the embedded nsqlookupd-compatible server (nsqlookupd v1.3.0 flags and answers)',
+    load: async () => (await import('./lookupd.js')).default,
+  },
 };

@@ -106,7 +106,8 @@ export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapsh
   ) {
     throw new SnapshotFileError(path, 'missing savedAt, source or producers');
   }
-  snapshot.producers.forEach((producer, i) => validateProducer(producer, `producers[${i}]`, path));
+  for (const [i, producer] of snapshot.producers.entries())
+    validateProducer(producer, `producers[${i}]`, path);
   return snapshot as TopologySnapshot;
 }
 

@@ -44,7 +44,11 @@ describe('broadcast address check', () => {
   it('stays quiet for loopback when every lookupd is local too (a single-host setup)', async () => {
     for (const lookupd of ['127.0.0.1:4160', 'lookupd-local.example:4160', '[::1]:4160']) {
       assert.deepEqual(
-        await checkBroadcastAddress({ identity: identity('localhost'), lookupdAddresses: [lookupd], resolve: resolver }),
+        await checkBroadcastAddress({
+          identity: identity('localhost'),
+          lookupdAddresses: [lookupd],
+          resolve: resolver,
+        }),
         [],
         lookupd,
       );

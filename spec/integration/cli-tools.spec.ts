@@ -95,11 +95,27 @@ for (const target of LOOKUPD_TARGETS) {
         addresses: [source.tcpAddress],
         specs: [
           {
-            identity: { broadcastAddress: 'a.test', hostname: 'host-a', tcpPort: 4150, httpPort: 4151, version: '1.2.1' },
-            registrations: [{ topic: 'orders', channel: 'billing' }, { topic: 'orders', channel: 'audit' }, { topic: 'bare' }],
+            identity: {
+              broadcastAddress: 'a.test',
+              hostname: 'host-a',
+              tcpPort: 4150,
+              httpPort: 4151,
+              version: '1.2.1',
+            },
+            registrations: [
+              { topic: 'orders', channel: 'billing' },
+              { topic: 'orders', channel: 'audit' },
+              { topic: 'bare' },
+            ],
           },
           {
-            identity: { broadcastAddress: 'b.test', hostname: 'host-b', tcpPort: 5150, httpPort: 5151, version: '1.3.0' },
+            identity: {
+              broadcastAddress: 'b.test',
+              hostname: 'host-b',
+              tcpPort: 5150,
+              httpPort: 5151,
+              version: '1.3.0',
+            },
             registrations: [{ topic: 'clicks', channel: 'stream#ephemeral' }],
           },
         ],
@@ -108,14 +124,22 @@ for (const target of LOOKUPD_TARGETS) {
       await fleet.settled();
 
       const first = join(dir, 'first.msgpack');
-      const saved = await cli(['snapshot', 'save', '--lookupd-http-address', source.httpAddress, '-o', first]).done;
+      const saved = await cli(['snapshot', 'save', '--lookupd-http-address', source.httpAddress, '-o', first])
+        .done;
       assert.equal(saved.code, 0, saved.stderr);
       assert.match(saved.stdout, /saved 2 producers, 3 topics, 4 registrations/);
 
       const load = cli(['snapshot', 'load', first, '--lookupd-tcp-address', mirror.tcpAddress, '--json']);
       await load.lines(1, (line) => line.includes('"event":"registered"'));
       const second = join(dir, 'second.msgpack');
-      const resaved = await cli(['snapshot', 'save', '--lookupd-http-address', mirror.httpAddress, '-o', second]).done;
+      const resaved = await cli([
+        'snapshot',
+        'save',
+        '--lookupd-http-address',
+        mirror.httpAddress,
+        '-o',
+        second,
+      ]).done;
       assert.equal(resaved.code, 0, resaved.stderr);
 
       const [a, b] = [await loadSnapshot(first), await loadSnapshot(second)];
@@ -152,7 +176,12 @@ describe('nsqd-lookup demo', () => {
     const run = spawnCli(['demo', '--ping-interval', '200ms']);
     const { code, stdout, stderr } = await run.done;
     assert.equal(code, 0, stderr);
-    for (const step of ['1. Started an embedded nsqlookupd', '3. What a consumer sees', '6. lookupd restarts', 'Done.']) {
+    for (const step of [
+      '1. Started an embedded nsqlookupd',
+      '3. What a consumer sees',
+      '6. lookupd restarts',
+      'Done.',
+    ]) {
       assert.ok(stdout.includes(step), `missing "${step}" in:\n${stdout}`);
     }
     assert.match(stdout, /re-registered 4 registrations/);

@@ -48,7 +48,11 @@ describe('LookupLoop commands on the wire', () => {
   });
 
   it('re-registers channels (or bare topics) on connect, and applies changes made during that burst after it', async () => {
-    const registry = new Registry([{ topic: 'x', channel: 'c1' }, { topic: 'x', channel: 'c2' }, { topic: 'bare' }]);
+    const registry = new Registry([
+      { topic: 'x', channel: 'c1' },
+      { topic: 'x', channel: 'c2' },
+      { topic: 'bare' },
+    ]);
     const { lookupd, address, loop } = await connected(registry);
     // lookupd sits on the burst's first answer while the broker changes its topics.
     const release = lookupd.hold('REGISTER x c1');

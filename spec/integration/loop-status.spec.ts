@@ -16,7 +16,11 @@ for (const target of LOOKUPD_TARGETS) {
     it('reflects a peer going down and coming back: state, error, retries, in-sync count, events', async () => {
       let server: RunningLookupd = await target.start();
       cleanups.push(() => server.close());
-      const registry = new Registry([{ topic: 'a', channel: 'x' }, { topic: 'a', channel: 'y' }, { topic: 'b' }]);
+      const registry = new Registry([
+        { topic: 'a', channel: 'x' },
+        { topic: 'a', channel: 'y' },
+        { topic: 'b' },
+      ]);
       const loop = new LookupLoop({
         addresses: [server.tcpAddress],
         identity: IDENTITY,
@@ -63,7 +67,10 @@ for (const target of LOOKUPD_TARGETS) {
       assert.equal(down?.registrationsAcked, 0);
       assert.match(down?.lastError?.code ?? '', /^NSQ_ERR_/);
       assert.ok((down?.reconnectAttempts ?? 0) >= 1);
-      assert.ok(retry.type === 'retry-scheduled' && retry.delayMs >= 20 && retry.delayMs < 80, JSON.stringify(retry));
+      assert.ok(
+        retry.type === 'retry-scheduled' && retry.delayMs >= 20 && retry.delayMs < 80,
+        JSON.stringify(retry),
+      );
       assert.equal(
         events.some((e) => e.type === 'disconnected'),
         true,

@@ -11,7 +11,7 @@ import { nextEventFor } from '../support/wait.js';
 const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
 
 describe('Prometheus metrics', () => {
-  const cleanups: Array<() => Promise<unknown> | void> = [];
+  const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });

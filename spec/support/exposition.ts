@@ -36,7 +36,8 @@ export function parseExposition(text: string): Map<string, Family> {
       const family = families.get(name) ?? { name, type: 'untyped', samples: [] };
       if (keyword === 'TYPE') {
         if (!TYPES.has(rest)) throw new Error(`${where}: unknown type`);
-        if (family.samples.length > 0 || typed.has(name)) throw new Error(`${where}: TYPE after samples or twice`);
+        if (family.samples.length > 0 || typed.has(name))
+          throw new Error(`${where}: TYPE after samples or twice`);
         typed.add(name);
         family.type = rest;
       } else {

@@ -18,9 +18,12 @@ export class RecordingLookupd extends EventEmitter {
    */
   hold(line: string): () => void {
     let release!: () => void;
-    this.#gates.set(line, new Promise((resolve) => {
-      release = resolve;
-    }));
+    this.#gates.set(
+      line,
+      new Promise((resolve) => {
+        release = resolve;
+      }),
+    );
     return () => release();
   }
 
@@ -96,9 +99,11 @@ export class RecordingLookupd extends EventEmitter {
         body.copy(frame, 4);
         const gate = this.#gates.get(line);
         if (gate) this.#gates.delete(line);
-        answered = answered.then(() => gate).then(() => {
-          if (!socket.destroyed) socket.write(frame);
-        });
+        answered = answered
+          .then(() => gate)
+          .then(() => {
+            if (!socket.destroyed) socket.write(frame);
+          });
       }
     });
   }

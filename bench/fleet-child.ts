@@ -1,0 +1,40 @@
+/**
+ * Runs one fake-producer fleet in a process of its own so that its memory is measured alone.
+ * argv: <lookupd tcp address> <producers> ; prints one JSON line.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startFakeProducers } from '../lib/tools/fake-producers.js';
+
+const [address, count] = process.argv.slice(2);
+const producers = Number(count);
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+const rssBefore = process.memoryUsage().rss;
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const started = performance.now();
+const fleet = await startFakeProducers({
+  addresses: [address!],
+  producers,
+  topics: 5,
+  channels: 2,
+  readTimeoutMs: 30_000,
+  connectConcurrency: 500,
+});
+await fleet.settled();
+const registeredMs = performance.now() - started;
+delay.disable();
+const status = fleet.status();
+gc?.();
+const rssAfter = process.memoryUsage().rss;
+process.stdout.write(
+  `${JSON.stringify({
+    registeredMs,
+    rssPerProducerKiB: (rssAfter - rssBefore) / producers / 1024,
+    eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
+    eventLoopDelayMaxMs: delay.max / 1e6,
+    inSync: status.registrationsAcked === status.registrationsExpected && status.connected === status.peers,
+    registrations: status.registrationsAcked,
+  })}\n`,
+);
+await fleet.close();

@@ -1,0 +1,361 @@
+/**
+ * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
+ * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
+ * `--quick` runs fewer rounds. Against the embedded lookupd, and the real nsqlookupd too when
+ * NSQLOOKUPD_BIN is set.
+ */
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { cpus } from 'node:os';
+import { promisify } from 'node:util';
+import { LookupLoop } from '../lib/loop/lookup-loop.js';
+import { Registry } from '../lib/loop/registry.js';
+import { LookupPeer } from '../lib/peer/lookup-peer.js';
+import { ResponseDecoder } from '../lib/protocol/decoder.js';
+import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
+import { producerRegistrations } from '../spec/support/lookupd-view.js';
+import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../spec/support/targets.js';
+import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const ROUNDS = QUICK ? 3 : 5;
+const IDENTITY = {
+  broadcastAddress: '127.0.0.1',
+  tcpPort: 4150,
+  httpPort: 4151,
+  version: '1.3.0',
+  hostname: 'bench',
+};
+const rows: Row[] = [];
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+function pairsRegistry(pairs: number): Registry {
+  const registry = new Registry();
+  const channelsPerTopic = 100;
+  for (let i = 0; i < pairs; i++)
+    registry.addChannel(`topic-${Math.floor(i / channelsPerTopic)}`, `channel-${i % channelsPerTopic}`);
+  return registry;
+}
+
+function onceConnected(loop: LookupLoop, address: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (which: string) => {
+      if (which === address) {
+        loop.off('connect', listener);
+        resolve();
+      }
+    };
+    loop.on('connect', listener);
+  });
+}
+
+/** 1. Re-registration of 10,000 pairs on connect: LookupLoop vs one-at-a-time vs raw burst. */
+async function benchReregister(target: LookupdTarget): Promise<void> {
+  const pairs = 10_000;
+  const registry = pairsRegistry(pairs);
+  const commands = [...registry.registrations()].map(({ topic, channel }) => encodeRegister(topic, channel));
+  const loopMs: number[] = [];
+  const serialMs: number[] = [];
+  const rawMs: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    {
+      const server = await target.start();
+      const loop = new LookupLoop({
+        addresses: [server.tcpAddress],
+        identity: IDENTITY,
+        registry,
+        readTimeoutMs: 10_000,
+      });
+      const connected = onceConnected(loop, server.tcpAddress);
+      const t0 = performance.now();
+      loop.start();
+      await connected;
+      loopMs.push(performance.now() - t0);
+      await loop.close();
+      await server.close();
+    }
+    {
+      const server = await target.start();
+      const peer = new LookupPeer(server.tcpAddress, {
+        readTimeoutMs: 10_000,
+        // nsqd's connect callback: one round trip per command.
+        onConnect: async (p) => {
+          await p.identify(IDENTITY);
+          for (const command of commands) await p.command(command);
+        },
+      });
+      const t0 = performance.now();
+      await peer.connect();
+      serialMs.push(performance.now() - t0);
+      await peer.close();
+      await server.close();
+    }
+    {
+      const server = await target.start();
+      const t0 = performance.now();
+      await rawBurst(
+        server.tcpAddress,
+        Buffer.concat([MAGIC, encodeIdentify(IDENTITY), ...commands]),
+        commands.length + 1,
+      );
+      rawMs.push(performance.now() - t0);
+      await server.close();
+    }
+  }
+  const group = `re-register ${pairs} pairs (${target.name})`;
+  const vsRaw = ratioOf(loopMs, rawMs);
+  const serialVsLoop = ratioOf(serialMs, loopMs);
+  rows.push({ group, measure: 'raw socket, one burst (ceiling)', value: summarize(rawMs), unit: 'ms' });
+  rows.push({
+    group,
+    measure: 'LookupLoop (pipelined)',
+    value: summarize(loopMs),
+    unit: 'ms',
+    ratio: { value: vsRaw, of: 'the raw burst' },
+    goal: '<= 1.2x raw',
+    goalMet: vsRaw.median <= 1.2,
+  });
+  rows.push({
+    group,
+    measure: 'nsqd-style, one round trip each',
+    value: summarize(serialMs),
+    unit: 'ms',
+    ratio: { value: serialVsLoop, of: 'LookupLoop' },
+    goal: '>= 2.5x LookupLoop',
+    goalMet: serialVsLoop.median >= 2.5,
+  });
+}
+
+async function rawBurst(address: string, bytes: Buffer, responses: number): Promise<void> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), portOf(address)];
+  const socket = net.connect({ host, port });
+  await once(socket, 'connect');
+  socket.setNoDelay(true);
+  const decoder = new ResponseDecoder();
+  let seen = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      decoder.parse(chunk, () => {
+        seen++;
+      });
+      if (seen >= responses) resolve();
+    });
+    socket.on('error', reject);
+  });
+  socket.write(bytes);
+  await done;
+  socket.destroy();
+}
+
+/** 2. Recovery: lookupd restarted on the same port; time until its HTTP view lists all 1,000 again. */
+async function benchRecovery(target: LookupdTarget): Promise<void> {
+  const registry = pairsRegistry(1000);
+  const expected = registry.size + registry.topicCount;
+  const times: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    let server = await target.start();
+    const loop = new LookupLoop({ addresses: [server.tcpAddress], identity: IDENTITY, registry });
+    const connected = onceConnected(loop, server.tcpAddress);
+    loop.start();
+    await connected;
+    const ports = { tcpPort: portOf(server.tcpAddress), httpPort: portOf(server.httpAddress) };
+    await server.close();
+    server = await target.start(ports);
+    const t0 = performance.now();
+    while ((await producerRegistrations(server.httpAddress, IDENTITY)).length < expected) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    times.push(performance.now() - t0);
+    await loop.close();
+    await server.close();
+  }
+  const value = summarize(times);
+  rows.push({
+    group: `recovery (${target.name})`,
+    measure: 'restart → HTTP view lists all 1,000 registrations',
+    value,
+    unit: 'ms',
+    goal: '< 1000 ms (nsqd v1.3.0: 17-28 s)',
+    goalMet: value.median < 1000,
+  });
+}
+
+/** 3. Isolation: a silent lookupd beside a healthy one; 20 new topics reach the healthy one. */
+async function benchIsolation(target: LookupdTarget): Promise<void> {
+  const times: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const healthy = await target.start();
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const silentAddress = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const registry = new Registry();
+    const loop = new LookupLoop({
+      addresses: [silentAddress, healthy.tcpAddress],
+      identity: IDENTITY,
+      registry,
+    });
+    const connected = onceConnected(loop, healthy.tcpAddress);
+    loop.start();
+    await connected;
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) registry.addTopic(`isolated-${i}`);
+    while ((await producerRegistrations(healthy.httpAddress, IDENTITY)).length < 20) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    times.push(performance.now() - t0);
+    await loop.close();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await healthy.close();
+  }
+  const value = summarize(times);
+  rows.push({
+    group: `isolation (${target.name})`,
+    measure: '20 new topics reach the healthy lookupd beside a silent one',
+    value,
+    unit: 'ms',
+    goal: '< 100 ms (nsqd v1.3.0: 21 s)',
+    goalMet: value.median < 100,
+  });
+}
+
+/** 4. Fake producers from one process: time to registered, RSS per producer, event-loop delay. */
+async function benchFleet(target: LookupdTarget, producers: number, rounds: number): Promise<void> {
+  const registered: number[] = [];
+  const rss: number[] = [];
+  const delayP99: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const server = await target.start();
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        new URL('./fleet-child.ts', import.meta.url).pathname,
+        server.tcpAddress,
+        String(producers),
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    await server.close();
+    const result = JSON.parse(stdout) as {
+      registeredMs: number;
+      rssPerProducerKiB: number;
+      eventLoopDelayP99Ms: number;
+      inSync: boolean;
+    };
+    if (!result.inSync) throw new Error(`fleet of ${producers} did not get in sync`);
+    registered.push(result.registeredMs);
+    rss.push(result.rssPerProducerKiB);
+    delayP99.push(result.eventLoopDelayP99Ms);
+  }
+  const group = `${producers} fake producers x 10 registrations (${target.name})`;
+  const memory = summarize(rss);
+  rows.push({ group, measure: 'time until all registered', value: summarize(registered), unit: 'ms' });
+  rows.push({
+    group,
+    measure: 'RSS per producer',
+    value: memory,
+    unit: 'KiB',
+    goal: '< 20 KiB',
+    goalMet: memory.median < 20,
+  });
+  rows.push({
+    group,
+    measure: 'event-loop delay p99 (fleet process)',
+    value: summarize(delayP99),
+    unit: 'ms',
+  });
+}
+
+/** 6. Codec rates, against a decoder that concatenates every chunk (as nsqjs's FrameBuffer does). */
+function benchCodec(): void {
+  const encodeRates: number[] = [];
+  const decodeRates: number[] = [];
+  const naiveRates: number[] = [];
+  const frames = 200_000;
+  const frame = Buffer.from([0, 0, 0, 2, 0x4f, 0x4b]);
+  const stream = Buffer.concat(Array.from({ length: frames }, () => frame));
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < stream.length; i += 1500) chunks.push(stream.subarray(i, i + 1500));
+  for (let round = 0; round < ROUNDS; round++) {
+    let t0 = performance.now();
+    const n = 300_000;
+    for (let i = 0; i < n; i++) encodeRegister('topic-name', `channel-${i & 1023}`);
+    encodeRates.push(n / ((performance.now() - t0) / 1000));
+
+    const decoder = new ResponseDecoder();
+    let count = 0;
+    t0 = performance.now();
+    for (const chunk of chunks) decoder.parse(chunk, () => count++);
+    decodeRates.push(count / ((performance.now() - t0) / 1000));
+
+    count = 0;
+    let buffer = Buffer.alloc(0);
+    t0 = performance.now();
+    for (const chunk of chunks) {
+      buffer = Buffer.concat([buffer, chunk]);
+      while (buffer.length >= 4) {
+        const size = buffer.readInt32BE(0);
+        if (buffer.length < 4 + size) break;
+        buffer.subarray(4, 4 + size);
+        buffer = buffer.subarray(4 + size);
+        count++;
+      }
+    }
+    naiveRates.push(count / ((performance.now() - t0) / 1000));
+  }
+  rows.push({
+    group: 'codec',
+    measure: 'encode REGISTER topic channel',
+    value: summarize(encodeRates),
+    unit: 'ops/s',
+  });
+  rows.push({
+    group: 'codec',
+    measure: 'decode OK frames (1500-byte chunks)',
+    value: summarize(decodeRates),
+    unit: 'frames/s',
+    ratio: { value: ratioOf(decodeRates, naiveRates), of: 'concat-per-chunk decoder' },
+  });
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log(`nsqd-lookup bench: ${ROUNDS} rounds; targets: ${LOOKUPD_TARGETS.map((t) => t.name).join(', ')}`);
+  benchCodec();
+  for (const target of LOOKUPD_TARGETS) {
+    log(`- ${target.name}: re-registration`);
+    await benchReregister(target);
+    log(`- ${target.name}: recovery`);
+    await benchRecovery(target);
+    log(`- ${target.name}: isolation`);
+    await benchIsolation(target);
+    log(`- ${target.name}: fake producers`);
+    await benchFleet(target, 1000, QUICK ? 1 : 3);
+    await benchFleet(target, 10_000, QUICK ? 1 : 2);
+  }
+  const extra = await import('./lookupd.js').catch(() => undefined);
+  if (extra && typeof extra.benchLookupd === 'function') {
+    log('- lookupd throughput');
+    rows.push(...((await extra.benchLookupd({ rounds: ROUNDS, quick: QUICK })) as Row[]));
+  }
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
+  if (args.has('--json')) {
+    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `${markdownTable(rows)}\n\n${new Date().toISOString().slice(0, 10)}, ${machine}, ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
+  }
+}
+
+await main();

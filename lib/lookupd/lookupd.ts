@@ -1,0 +1,231 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+} from 'node:net';
+import { joinHostPort, splitHostPort } from '../address.js';
+import { NsqLookupError } from '../errors.js';
+import { goJsonString } from './go-json.js';
+import { createHttpHandler } from './http-api.js';
+import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { RegistrationDB } from './registration-db.js';
+import { V1Connection, type V1Context } from './v1-connection.js';
+
+export type LookupdState = 'running' | 'closing' | 'closed';
+
+// Go's net/http reads up to 1 MiB of request line and headers (DefaultMaxHeaderBytes) plus 4 KiB of
+// slack; node:http's default of 16 KiB would refuse requests nsqlookupd serves.
+const MAX_HEADER_BYTES = 1024 * 1024 + 4096;
+
+// Go turns TCP keep-alive on for every accepted connection, probing after 15 s of silence, so a
+// producer that vanished without a FIN is eventually dropped from the registry.
+const SOCKET_OPTIONS = { noDelay: true, keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
+
+/**
+ * A running nsqlookupd-compatible server: the V1 TCP protocol for producers and the HTTP API for
+ * consumers and tools, sharing one {@link RegistrationDB}. Create it with {@link startLookupd}.
+ */
+export class Lookupd {
+  /** The registry, for inspection; mutate it only through the protocols. */
+  readonly db = new RegistrationDB();
+  /** The version string reported by /info and IDENTIFY. */
+  readonly version = LOOKUPD_VERSION;
+  readonly broadcastAddress: string;
+  readonly hostname: string;
+  readonly #options: ResolvedOptions;
+  readonly #tcp: TcpServer;
+  readonly #http: HttpServer;
+  readonly #connections = new Set<V1Connection>();
+  #state: LookupdState = 'running';
+  #closing: Promise<void> | undefined;
+  #tcpAddress = '';
+  #httpAddress = '';
+  #identifyResponse: Buffer | undefined;
+
+  /** @internal use {@link startLookupd} */
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.broadcastAddress = options.broadcastAddress;
+    this.hostname = options.hostname;
+    const db = this.db;
+    const self = this;
+    const v1: V1Context = {
+      db,
+      now: options.now,
+      maxLineBytes: options.maxLineBytes,
+      maxIdentifyBodyBytes: options.maxIdentifyBodyBytes,
+      log: options.log,
+      get identifyResponse() {
+        return self.#identify();
+      },
+    };
+    this.#tcp = createTcpServer({ ...SOCKET_OPTIONS, allowHalfOpen: true }, (socket: Socket) => {
+      if (this.#state !== 'running') {
+        socket.destroy();
+        return;
+      }
+      const connection = new V1Connection(socket, v1);
+      this.#connections.add(connection);
+      void connection.closed.then(() => this.#connections.delete(connection));
+    });
+    this.#http = createHttpServer(
+      { ...SOCKET_OPTIONS, maxHeaderSize: MAX_HEADER_BYTES },
+      createHttpHandler({
+        db,
+        now: options.now,
+        inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
+        tombstoneLifetimeMs: options.tombstoneLifetimeMs,
+        version: LOOKUPD_VERSION,
+        log: options.log,
+      }),
+    );
+    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      // Answer a request node:http cannot parse the way Go's net/http does, where the socket allows it.
+      if (socket.writable && error.code !== 'ECONNRESET') {
+        const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+        const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        socket.end(
+          `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    });
+  }
+
+  /** `host:port` the TCP listener is bound to, as nsqlookupd prints it (`[::]:4160` for all interfaces). */
+  get tcpAddress(): string {
+    return this.#tcpAddress;
+  }
+
+  /** `host:port` of the HTTP listener. */
+  get httpAddress(): string {
+    return this.#httpAddress;
+  }
+
+  get state(): LookupdState {
+    return this.#state;
+  }
+
+  /** TCP clients currently connected. */
+  get clientCount(): number {
+    return this.#connections.size;
+  }
+
+  /** @internal */
+  async listen(): Promise<void> {
+    const { log } = this.#options;
+    try {
+      this.#tcpAddress = await listen(this.#tcp, this.#options.tcpAddress);
+      log('info', 'TCP: listening on %s', this.#tcpAddress);
+      this.#httpAddress = await listen(this.#http, this.#options.httpAddress);
+      log('info', 'HTTP: listening on %s', this.#httpAddress);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Stops listening, ends every TCP client (their producers leave the registry) and every HTTP
+   * connection, and resolves once both listeners are closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#setState('closing');
+    const tcpClosed = closeServer(this.#tcp);
+    const httpClosed = closeServer(this.#http);
+    const clients = [...this.#connections].map((c) => {
+      c.destroy();
+      return c.closed;
+    });
+    this.#http.closeAllConnections();
+    this.#closing = Promise.all([tcpClosed, httpClosed, ...clients]).then(() => this.#setState('closed'));
+    return this.#closing;
+  }
+
+  #setState(next: LookupdState): void {
+    this.#options.log('info', 'lookupd %s -> %s', this.#state, next);
+    this.#state = next;
+  }
+
+  #identify(): Buffer {
+    if (!this.#identifyResponse) {
+      // json.Marshal of a map: keys sorted.
+      const json =
+        `{"broadcast_address":${goJsonString(this.broadcastAddress)},"hostname":${goJsonString(this.hostname)},` +
+        `"http_port":${(this.#http.address() as AddressInfo | null)?.port ?? 0},` +
+        `"tcp_port":${(this.#tcp.address() as AddressInfo | null)?.port ?? 0},` +
+        `"version":${goJsonString(LOOKUPD_VERSION)}}`;
+      const body = Buffer.from(json, 'utf8');
+      const frame = Buffer.allocUnsafe(4 + body.length);
+      frame.writeInt32BE(body.length, 0);
+      body.copy(frame, 4);
+      this.#identifyResponse = frame;
+    }
+    return this.#identifyResponse;
+  }
+}
+
+/**
+ * Starts an nsqlookupd-compatible server and resolves once both its TCP and HTTP listeners are up.
+ *
+ * ```ts
+ * const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
+ * console.log(lookupd.tcpAddress, lookupd.httpAddress);
+ * await lookupd.close();
+ * ```
+ */
+export async function startLookupd(options: LookupdOptions = {}): Promise<Lookupd> {
+  const lookupd = new Lookupd(resolveOptions(options));
+  await lookupd.listen();
+  return lookupd;
+}
+
+/** Listens on `address` as Go's net.Listen("tcp", address) would; resolves to the bound `host:port`. */
+async function listen(server: TcpServer | HttpServer, address: string): Promise<string> {
+  const { host, port } = splitHostPort(address);
+  // Go binds an empty or 0.0.0.0 host dual-stack, on [::], where the system has IPv6.
+  const wildcard = host === '' || host === '0.0.0.0';
+  try {
+    await bind(server, wildcard ? '::' : host, port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!wildcard || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) {
+      throw new NsqLookupError('NSQ_ERR_LISTEN', `listen (${address}) failed - ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    await bind(server, '0.0.0.0', port);
+  }
+  const bound = server.address() as AddressInfo;
+  return joinHostPort(bound.address, bound.port);
+}
+
+function bind(server: TcpServer | HttpServer, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, ipv6Only: false });
+  });
+}
+
+function closeServer(server: TcpServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}

@@ -1,0 +1,241 @@
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { startLookupd } from '../../lib/lookupd/index.js';
+import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import { startRealLookupd } from './oracle.js';
+
+/**
+ * Runs one script of TCP writes and HTTP requests against a lookupd and returns a transcript that can
+ * be compared across servers: what the embedded lookupd does next to what the real nsqlookupd does for
+ * inputs the recordings do not cover. The transcript is normalized: client ports, the server's own
+ * ports and times become placeholders, arrays Go emits in map order are sorted, and (the real binary
+ * being the v1.3.0 tag) topology fields are dropped.
+ */
+
+export type DiffStep =
+  | { conn: string; write: Buffer | string; frames: number }
+  | { conn: string; end: true }
+  | { conn: string; close: true }
+  | { http: string; path: string; body?: string; headers?: Record<string, string> };
+
+export interface DiffServer {
+  tcpAddress: string;
+  httpAddress: string;
+  close(): Promise<void>;
+}
+
+export async function startDiffServer(kind: 'embedded' | 'real'): Promise<DiffServer> {
+  if (kind === 'real') return startRealLookupd();
+  const server = await startLookupd({
+    tcpAddress: '127.0.0.1:0',
+    httpAddress: '127.0.0.1:0',
+    hostname: osHostname(),
+    broadcastAddress: osHostname(),
+  });
+  return server;
+}
+
+class Client {
+  frames: Buffer[] = [];
+  closed = false;
+  #pending: Buffer = Buffer.alloc(0);
+  #waiter: (() => void) | undefined;
+  constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.#pending = Buffer.concat([this.#pending, chunk]);
+      while (this.#pending.length >= 4) {
+        const size = this.#pending.readInt32BE(0);
+        if (size < 0 || this.#pending.length < 4 + size) break;
+        this.frames.push(this.#pending.subarray(4, 4 + size));
+        this.#pending = this.#pending.subarray(4 + size);
+      }
+      this.#waiter?.();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      this.#waiter?.();
+    });
+  }
+  async until(condition: () => boolean, what: string): Promise<void> {
+    const deadline = setTimeout(() => this.#waiter?.(), 5000);
+    try {
+      const started = Date.now();
+      while (!condition()) {
+        if (Date.now() - started >= 5000) throw new Error(`timed out waiting for ${what}`);
+        await new Promise<void>((resolve) => {
+          this.#waiter = resolve;
+        });
+      }
+    } finally {
+      clearTimeout(deadline);
+      this.#waiter = undefined;
+    }
+  }
+}
+
+function openClient(address: string): Promise<Client> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: address.slice(0, at).replace(/^\[|\]$/g, ''),
+      port: Number(address.slice(at + 1)),
+    });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(new Client(socket));
+    });
+  });
+}
+
+function http(
+  address: string,
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const at = address.lastIndexOf(':');
+  const payload = Buffer.from(body ?? '', 'utf8');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: address.slice(0, at),
+        port: Number(address.slice(at + 1)),
+        method,
+        path,
+        agent: false,
+        headers: { ...headers, 'content-length': String(payload.length) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('latin1'),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Runs `steps` and returns the normalized transcript, one line per observation. */
+export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Promise<string[]> {
+  const clients = new Map<string, Client>();
+  const lines: string[] = [];
+  const tcpPort = server.tcpAddress.slice(server.tcpAddress.lastIndexOf(':') + 1);
+  const httpPort = server.httpAddress.slice(server.httpAddress.lastIndexOf(':') + 1);
+  const ports = new Map<string, string>();
+  const normalize = (text: string) => {
+    let out = text;
+    for (const [port, name] of ports) out = out.split(`127.0.0.1:${port}`).join(`127.0.0.1:<${name}>`);
+    return out
+      .replace(new RegExp(`"tcp_port":${tcpPort}\\b`, 'g'), '"tcp_port":<lookupd_tcp>')
+      .replace(new RegExp(`"http_port":${httpPort}\\b`, 'g'), '"http_port":<lookupd_http>');
+  };
+  try {
+    for (const step of steps) {
+      if ('http' in step) {
+        let result = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+        // A close the client made may not be seen yet by the server; wait for the registry to settle.
+        for (let i = 0; i < 20 && steps.some((s) => 'close' in s); i++) {
+          const again = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+          if (again.body === result.body && again.status === result.status) break;
+          result = again;
+        }
+        const shown = ['content-type', 'x-nsq-content-type', 'allow', 'location']
+          .filter((h) => result.headers[h] !== undefined)
+          .map((h) => `${h}=${String(result.headers[h])}`);
+        lines.push(
+          `${step.http} ${step.path} -> ${result.status} [${shown.join(' ')}] ${canonicalBody(normalize(result.body))}`,
+        );
+        continue;
+      }
+      let client = clients.get(step.conn);
+      if (!client) {
+        client = await openClient(server.tcpAddress);
+        clients.set(step.conn, client);
+        ports.set(String(client.socket.localPort), step.conn);
+      }
+      const c = client;
+      if ('write' in step) {
+        const before = c.frames.length;
+        c.socket.write(typeof step.write === 'string' ? Buffer.from(step.write, 'latin1') : step.write);
+        await c.until(() => c.frames.length >= before + step.frames || c.closed, `${step.frames} frame(s)`);
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        lines.push(`${step.conn} write -> [${got.join(' | ')}]${c.closed ? ' closed' : ''}`);
+      } else if ('end' in step) {
+        const before = c.frames.length;
+        c.socket.end();
+        await c.until(() => c.closed, 'the server to close');
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        lines.push(`${step.conn} end -> [${got.join(' | ')}] closed`);
+      } else {
+        c.socket.destroy();
+        lines.push(`${step.conn} close`);
+      }
+    }
+  } finally {
+    for (const c of clients.values()) c.socket.destroy();
+  }
+  return lines;
+}
+
+function frameText(text: string): string {
+  return text.startsWith('{') ? canonicalBody(text) : JSON.stringify(text);
+}
+
+/**
+ * JSON with times as <ns>, topology dropped and map-ordered arrays sorted; other text as is. Parsing
+ * loses how strings were escaped (Go writes `<` as `\u003c`), so the raw string literals follow, sorted.
+ */
+export function canonicalBody(text: string): string {
+  let value: ExactJson;
+  try {
+    value = parseExactJson(text);
+  } catch {
+    return JSON.stringify(text);
+  }
+  const withoutTopology = text.replace(/,"topology_(?:zone|region)":"(?:[^"\\]|\\.)*"/g, '');
+  const literals = (withoutTopology.match(/"(?:[^"\\]|\\.)*"/g) ?? []).sort();
+  return `${showExact(canonical(value))} literals: ${literals.join(' ')}`;
+}
+
+function canonical(value: ExactJson): ExactJson {
+  if (typeof value === 'bigint') return '<ns>';
+  if (Array.isArray(value)) {
+    return value
+      .map(canonical)
+      .sort((a, b) => (showExact(a) < showExact(b) ? -1 : showExact(a) > showExact(b) ? 1 : 0));
+  }
+  if (value instanceof ExactObject) {
+    let entries = value.entries
+      .filter(([k]) => k !== 'topology_zone' && k !== 'topology_region')
+      .map(([k, v]): [string, ExactJson] => [
+        k,
+        k === 'last_update' || k === 'tombstoned_at' ? timeOf(v) : canonical(v),
+      ]);
+    const topics = value.get('topics');
+    const tombstones = value.get('tombstones');
+    if (Array.isArray(topics) && Array.isArray(tombstones)) {
+      const pairs = topics.map((t, i) => `${showExact(t)}=${showExact(tombstones[i])}`).sort();
+      entries = entries
+        .filter(([k]) => k !== 'tombstones')
+        .map(([k, v]): [string, ExactJson] => (k === 'topics' ? ['topics=tombstones', pairs] : [k, v]));
+    }
+    return new ExactObject(entries);
+  }
+  return value;
+}
+
+function timeOf(v: ExactJson): ExactJson {
+  if (v === -6795364578871345152n) return '<zero time>';
+  return typeof v === 'bigint' ? '<ns>' : v;
+}
