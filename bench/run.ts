@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds. Against the embedded lookupd, and the real nsqlookupd too when
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,lookupd` a subset. Against the embedded lookupd, and the real nsqlookupd too when
  * NSQLOOKUPD_BIN is set.
  */
 import { execFile } from 'node:child_process';
@@ -15,7 +15,9 @@ import { LookupPeer } from '../lib/peer/lookup-peer.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
 import { producerRegistrations } from '../spec/support/lookupd-view.js';
+import { startLookupdProcess } from '../spec/support/oracle.js';
 import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../spec/support/targets.js';
+import { benchLookupd } from './lookupd.js';
 import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -29,6 +31,32 @@ const IDENTITY = {
   hostname: 'bench',
 };
 const rows: Row[] = [];
+const ONLY = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const BIN = new URL('../lib/cli/bin.ts', import.meta.url).pathname;
+
+// The embedded lookupd runs in a process of its own, as the real one does, so that the client being
+// measured does not share its event loop with the server.
+const BENCH_TARGETS: LookupdTarget[] = LOOKUPD_TARGETS.map((target) =>
+  target.name.startsWith('embedded')
+    ? {
+        name: target.name,
+        async start(ports = {}) {
+          const server = await startLookupdProcess(process.execPath, ['--import', 'tsx', BIN, 'lookupd'], {
+            ...ports,
+            extraArgs: ['--broadcast-address=127.0.0.1'],
+          });
+          return {
+            tcpAddress: server.tcpAddress,
+            httpAddress: server.httpAddress,
+            close: () => server.close(),
+          };
+        },
+      }
+    : target,
+);
 const log = (text: string) => process.stderr.write(`${text}\n`);
 
 function pairsRegistry(pairs: number): Registry {
@@ -230,6 +258,7 @@ async function benchIsolation(target: LookupdTarget): Promise<void> {
 async function benchFleet(target: LookupdTarget, producers: number, rounds: number): Promise<void> {
   const registered: number[] = [];
   const rss: number[] = [];
+  const rssAtRegistered: number[] = [];
   const delayP99: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const server = await target.start();
@@ -249,12 +278,14 @@ async function benchFleet(target: LookupdTarget, producers: number, rounds: numb
     const result = JSON.parse(stdout) as {
       registeredMs: number;
       rssPerProducerKiB: number;
+      rssPerProducerAtRegisteredKiB: number;
       eventLoopDelayP99Ms: number;
       inSync: boolean;
     };
     if (!result.inSync) throw new Error(`fleet of ${producers} did not get in sync`);
     registered.push(result.registeredMs);
     rss.push(result.rssPerProducerKiB);
+    rssAtRegistered.push(result.rssPerProducerAtRegisteredKiB);
     delayP99.push(result.eventLoopDelayP99Ms);
   }
   const group = `${producers} fake producers x 10 registrations (${target.name})`;
@@ -262,7 +293,13 @@ async function benchFleet(target: LookupdTarget, producers: number, rounds: numb
   rows.push({ group, measure: 'time until all registered', value: summarize(registered), unit: 'ms' });
   rows.push({
     group,
-    measure: 'RSS per producer',
+    measure: 'RSS per producer, right after all registered (after GC)',
+    value: summarize(rssAtRegistered),
+    unit: 'KiB',
+  });
+  rows.push({
+    group,
+    measure: 'RSS per producer, steady (3 s later, after GC)',
     value: memory,
     unit: 'KiB',
     goal: '< 20 KiB',
@@ -330,23 +367,26 @@ function benchCodec(): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  log(`nsqd-lookup bench: ${ROUNDS} rounds; targets: ${LOOKUPD_TARGETS.map((t) => t.name).join(', ')}`);
-  benchCodec();
-  for (const target of LOOKUPD_TARGETS) {
-    log(`- ${target.name}: re-registration`);
-    await benchReregister(target);
-    log(`- ${target.name}: recovery`);
-    await benchRecovery(target);
-    log(`- ${target.name}: isolation`);
-    await benchIsolation(target);
-    log(`- ${target.name}: fake producers`);
-    await benchFleet(target, 1000, QUICK ? 1 : 3);
-    await benchFleet(target, 10_000, QUICK ? 1 : 2);
+  const wanted = (name: string) => !ONLY || ONLY.includes(name);
+  log(`nsqd-lookup bench: ${ROUNDS} rounds; targets: ${BENCH_TARGETS.map((t) => t.name).join(', ')}`);
+  if (wanted('codec')) benchCodec();
+  for (const target of BENCH_TARGETS) {
+    const groups: Array<[string, () => Promise<void>]> = [
+      ['re-register', () => benchReregister(target)],
+      ['recovery', () => benchRecovery(target)],
+      ['isolation', () => benchIsolation(target)],
+      ['fleet', () => benchFleet(target, 1000, QUICK ? 1 : 3)],
+      ['fleet', () => benchFleet(target, 10_000, QUICK ? 1 : 2)],
+    ];
+    for (const [name, run] of groups) {
+      if (!wanted(name)) continue;
+      log(`- ${target.name}: ${name}`);
+      await run();
+    }
   }
-  const extra = await import('./lookupd.js').catch(() => undefined);
-  if (extra && typeof extra.benchLookupd === 'function') {
+  if (wanted('lookupd')) {
     log('- lookupd throughput');
-    rows.push(...((await extra.benchLookupd({ rounds: ROUNDS, quick: QUICK })) as Row[]));
+    rows.push(...(await benchLookupd({ rounds: ROUNDS, quick: QUICK })));
   }
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
   if (args.has('--json')) {

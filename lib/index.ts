@@ -49,6 +49,7 @@ export {
   encodeIdentify,
   encodeIdentifyBody,
   encodeRegister,
+  encodeRegistrations,
   encodeUnregister,
   type IdentifyInfo,
   identifyJson,

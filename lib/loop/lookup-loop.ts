@@ -4,7 +4,12 @@ import { joinHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
 import { NsqLookupError } from '../errors.js';
 import { LookupPeer, type PeerState } from '../peer/lookup-peer.js';
-import { encodeRegister, encodeUnregister, type IdentifyInfo } from '../protocol/encoder.js';
+import {
+  encodeRegister,
+  encodeRegistrations,
+  encodeUnregister,
+  type IdentifyInfo,
+} from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from './broadcast-check.js';
@@ -399,15 +404,20 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     slot.stats.lookupd = info;
     if (info.broadcastAddress === '') this.#log('%s: lookupd sent no broadcast address', peer.address);
     slot.stats.registrationsAcked = 0;
+    const { bytes, count } = encodeRegistrations(this.#registry.registrations());
+    if (count === 0) return;
+    this.#log('%s: re-registering %d', peer.address, count);
+    // One write and one promise for the whole burst; each answer but the last is counted as it comes.
     const acked = () => {
       slot.stats.registrationsAcked++;
     };
-    const burst: Promise<unknown>[] = [];
-    for (const { topic, channel } of this.#registry.registrations()) {
-      burst.push(this.#track(slot, peer.command(encodeRegister(topic, channel))).then(acked));
-    }
-    this.#log('%s: re-registering %d', peer.address, burst.length);
-    await Promise.all(burst);
+    await this.#track(
+      slot,
+      peer.commandBatch(bytes, count, acked),
+      count,
+      () => slot.stats.registrationsAcked,
+    );
+    slot.stats.registrationsAcked = count;
   }
 
   #onPeerConnect(slot: PeerSlot): void {
@@ -586,9 +596,13 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   }
 
   /** Counts a command the loop sent, records its failure, and keeps `settled()` informed. */
-  #track<T>(slot: PeerSlot, operation: Promise<T>): Promise<T> {
+  /**
+   * Counts `commands` the loop sent (one, or a batch), records a failure, and keeps `settled()`
+   * informed. `answered` tells how many of a failed batch were acknowledged before it failed.
+   */
+  #track<T>(slot: PeerSlot, operation: Promise<T>, commands = 1, answered = () => 0): Promise<T> {
     slot.outstanding++;
-    slot.stats.commandsSent++;
+    slot.stats.commandsSent += commands;
     return operation.then(
       (value) => {
         slot.outstanding--;
@@ -598,7 +612,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       },
       (error: unknown) => {
         slot.outstanding--;
-        slot.stats.commandsFailed++;
+        slot.stats.commandsFailed += commands - answered();
         const reason = error instanceof Error ? error : new Error(String(error));
         this.#recordError(slot, reason);
         slot.notifyIfIdle();

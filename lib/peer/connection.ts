@@ -25,9 +25,14 @@ export interface ConnectionOptions {
   onFailure?: (error: Error) => void;
 }
 
+/** One command awaiting its answer, or a batch of `remaining` commands awaiting theirs. */
 interface Pending {
   resolve: (body: Buffer) => void;
   reject: (error: Error) => void;
+  /** Answers still owed to this entry (1 for a single command). */
+  remaining: number;
+  /** Batches only: called for each answer but the last. */
+  onAnswer?: () => void;
 }
 
 /**
@@ -42,6 +47,8 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #pending: Pending[] = [];
   #pendingHead = 0;
+  /** Answers owed over all pending entries. */
+  #owed = 0;
   #outbox: Buffer[] = [];
   #flushScheduled = false;
   #readTimer: NodeJS.Timeout | undefined;
@@ -115,7 +122,7 @@ export class Connection {
 
   /** Responses still owed by lookupd. */
   get inFlight(): number {
-    return this.#pending.length - this.#pendingHead;
+    return this.#owed;
   }
 
   /** Resolves with the reason once the socket is gone, whoever ended it. */
@@ -135,11 +142,23 @@ export class Connection {
 
   /** Writes one command and resolves with its response body; rejects with lookupd's `E_*` as {@link LookupdError}. */
   send(command: Buffer): Promise<Buffer> {
+    return this.sendBatch(command, 1);
+  }
+
+  /**
+   * Writes `count` commands already encoded back to back in `commands` and resolves with the last
+   * answer once all `count` are in; `onAnswer` sees each of the others. One promise for a whole
+   * re-registration burst instead of one per command. An `E_*` answer rejects the batch.
+   */
+  sendBatch(commands: Buffer, count: number, onAnswer?: () => void): Promise<Buffer> {
     if (this.#failure) return Promise.reject(this.#failure);
+    if (!(count >= 1))
+      return Promise.reject(new RangeError(`a batch needs at least one command, got ${count}`));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ resolve, reject });
-      if (this.inFlight === 1) this.#armReadTimer();
-      this.#enqueue(command);
+      this.#pending.push({ resolve, reject, remaining: count, onAnswer });
+      this.#owed += count;
+      if (this.#owed === count) this.#armReadTimer();
+      this.#enqueue(commands);
     });
   }
 
@@ -201,23 +220,27 @@ export class Connection {
     if (!pending) {
       throw new ProtocolError(`unsolicited response frame ${JSON.stringify(body.toString('utf8', 0, 100))}`);
     }
+    this.#owed--;
+    const error = isErrorBody(body) ? LookupdError.parse(body, this.address) : null;
+    if (!error && pending.remaining > 1) {
+      pending.remaining--;
+      pending.onAnswer?.();
+      return;
+    }
     this.#pending[this.#pendingHead++] = undefined as unknown as Pending;
     if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
       this.#pending.splice(0, this.#pendingHead);
       this.#pendingHead = 0;
     }
-    if (isErrorBody(body)) {
-      const error = LookupdError.parse(body, this.address);
-      if (error) {
-        // nsqlookupd hangs up after every E_* answer: the rest of the pipeline is lost with it.
-        pending.reject(error);
-        this.destroy(
-          new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, `closed after ${error.message}`, {
-            cause: error,
-          }),
-        );
-        return;
-      }
+    if (error) {
+      // nsqlookupd hangs up after every E_* answer: the rest of the pipeline is lost with it.
+      pending.reject(error);
+      this.destroy(
+        new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, `closed after ${error.message}`, {
+          cause: error,
+        }),
+      );
+      return;
     }
     pending.resolve(Buffer.from(body));
   }
@@ -275,6 +298,7 @@ export class Connection {
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending.length = 0;
     this.#pendingHead = 0;
+    this.#owed = 0;
     for (const p of pending) p.reject(error);
   }
 }

@@ -53,7 +53,9 @@ export interface LookupPeerEvents {
 }
 
 interface Waiting {
-  command: Buffer;
+  commands: Buffer;
+  count: number;
+  onAnswer: (() => void) | undefined;
   resolve: (body: Buffer) => void;
   reject: (error: Error) => void;
 }
@@ -112,6 +114,15 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
 
   /** Sends one encoded command and resolves with lookupd's response body. */
   command(command: Buffer): Promise<Buffer> {
+    return this.commandBatch(command, 1);
+  }
+
+  /**
+   * Sends `count` commands encoded back to back in `commands` (see `encodeRegistrations`) in one write
+   * and resolves with the last answer once all are in; `onAnswer` is called for each of the others.
+   * Ordered and queued exactly like {@link command}; an `E_*` answer rejects the batch.
+   */
+  commandBatch(commands: Buffer, count: number, onAnswer?: () => void): Promise<Buffer> {
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     const connection = this.#connection;
     if (
@@ -119,10 +130,10 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
       !connection.failed &&
       (this.#state === 'connected' || CONNECT_CALLBACK.getStore() === connection)
     ) {
-      return connection.send(command);
+      return connection.sendBatch(commands, count, onAnswer);
     }
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ command, resolve, reject });
+      this.#waiting.push({ commands, count, onAnswer, resolve, reject });
       this.#startConnect().catch(() => {
         // The waiting commands carry this failure; the connect promise itself has no other reader here.
       });
@@ -224,7 +235,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     this.#emitLater('connect');
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const w of waiting) connection.send(w.command).then(w.resolve, w.reject);
+    for (const w of waiting) connection.sendBatch(w.commands, w.count, w.onAnswer).then(w.resolve, w.reject);
   }
 
   /** Dials; resolves only with a connection this peer may still use (not after close()). */

@@ -45,6 +45,29 @@ function encodeTopicCommand(name: string, topic: string, channel: string | undef
 }
 
 /**
+ * `REGISTER topic [channel]\n` for each registration, back to back in one buffer, with their count:
+ * a whole re-registration burst for `LookupPeer.commandBatch`. Validated like {@link encodeRegister}.
+ */
+export function encodeRegistrations(registrations: Iterable<{ topic: string; channel?: string }>): {
+  bytes: Buffer;
+  count: number;
+} {
+  let text = '';
+  let count = 0;
+  for (const { topic, channel } of registrations) {
+    if (!isValidTopicName(topic)) throw new InvalidNameError('topic', topic);
+    if (channel === undefined || channel === '') {
+      text += `${Command.REGISTER} ${topic}\n`;
+    } else {
+      if (!isValidChannelName(channel)) throw new InvalidNameError('channel', channel);
+      text += `${Command.REGISTER} ${topic} ${channel}\n`;
+    }
+    count++;
+  }
+  return { bytes: Buffer.from(text, 'latin1'), count };
+}
+
+/**
  * `IDENTIFY\n`, the body's 4-byte big-endian length, then the JSON body exactly as nsqd v1.3.0 writes
  * it: Go's `json.Marshal` of a map, so keys sorted, compact, HTML characters escaped.
  */

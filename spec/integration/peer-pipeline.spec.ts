@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import { encodeRegister, type IdentifyInfo } from '../../lib/protocol/index.js';
+import { encodeRegister, encodeRegistrations, type IdentifyInfo } from '../../lib/protocol/index.js';
 import { useCleanup, useLeakChecks } from '../support/harness.js';
 import { answer, ScriptedServer } from '../support/scripted-server.js';
 import { frame } from '../support/wire-builder.js';
@@ -110,5 +110,54 @@ describe('LookupPeer: pipelining', () => {
     const first = await p.command(encodeRegister('first'));
     await Promise.all(Array.from({ length: 100 }, (_, i) => p.command(encodeRegister(`later${i}`))));
     assert.equal(first.toString(), 'REGISTER first');
+  });
+
+  it('commandBatch: one write, each answer counted, resolves with the last, ordered with single commands', async () => {
+    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    cleanup(() => s.stop());
+    const p = new LookupPeer(s.address);
+    cleanup(() => p.close());
+    await p.ping();
+    const { bytes, count } = encodeRegistrations([
+      { topic: 'a', channel: 'x' },
+      { topic: 'b' },
+      { topic: 'c', channel: 'y' },
+    ]);
+    assert.equal(bytes.toString(), 'REGISTER a x\nREGISTER b\nREGISTER c y\n');
+    let answers = 0;
+    const before = p.command(encodeRegister('before'));
+    const batch = p.commandBatch(bytes, count, () => answers++);
+    const after = p.command(encodeRegister('after'));
+    assert.equal(p.inFlight, 5);
+    assert.equal((await before).toString(), 'REGISTER before');
+    assert.equal((await batch).toString(), 'REGISTER c y');
+    assert.equal(answers, 2);
+    assert.equal((await after).toString(), 'REGISTER after');
+    assert.deepEqual(
+      s.received.map((c) => c.line),
+      ['PING', 'REGISTER before', 'REGISTER a x', 'REGISTER b', 'REGISTER c y', 'REGISTER after'],
+    );
+  });
+
+  it("commandBatch: an E_* answer inside the batch rejects it with lookupd's error", async () => {
+    const s = await ScriptedServer.start();
+    cleanup(() => s.stop());
+    s.handle('REGISTER', (cmd, c) => {
+      if (cmd.args[0] === 'bad') c.reply("E_BAD_TOPIC REGISTER topic name 'bad' is not valid");
+      else c.reply('OK');
+    });
+    const p = new LookupPeer(s.address);
+    cleanup(() => p.close());
+    let answers = 0;
+    const { bytes, count } = encodeRegistrations([{ topic: 'ok1' }, { topic: 'bad' }, { topic: 'ok2' }]);
+    await assert.rejects(
+      p.commandBatch(bytes, count, () => answers++),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'E_BAD_TOPIC');
+        return true;
+      },
+    );
+    assert.equal(answers, 1);
+    assert.equal(p.inFlight, 0);
   });
 });

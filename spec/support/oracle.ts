@@ -40,9 +40,22 @@ export async function startRealLookupd(
   options: { tcpPort?: number; httpPort?: number; extraArgs?: string[] } = {},
 ): Promise<RealLookupd> {
   if (!NSQLOOKUPD_BIN) throw new Error('NSQLOOKUPD_BIN is not set');
+  return startLookupdProcess(NSQLOOKUPD_BIN, [], options);
+}
+
+/**
+ * Starts any process that takes nsqlookupd's flags and logs its listeners as nsqlookupd does (the real
+ * binary, or `nsqd-lookup lookupd` in a process of its own, as the benchmarks run it).
+ */
+export async function startLookupdProcess(
+  command: string,
+  leadingArgs: string[],
+  options: { tcpPort?: number; httpPort?: number; extraArgs?: string[] } = {},
+): Promise<RealLookupd> {
   const child = spawn(
-    NSQLOOKUPD_BIN,
+    command,
     [
+      ...leadingArgs,
       `--tcp-address=127.0.0.1:${options.tcpPort ?? 0}`,
       `--http-address=127.0.0.1:${options.httpPort ?? 0}`,
       ...(options.extraArgs ?? []),
@@ -64,7 +77,7 @@ export async function startRealLookupd(
     child.stderr?.on('data', onData);
     child.stdout?.on('data', onData);
     child.once('exit', (code) =>
-      reject(new Error(`nsqlookupd exited with ${code} before listening:\n${log}`)),
+      reject(new Error(`${command} exited with ${code} before listening:\n${log}`)),
     );
     child.once('error', reject);
   });
