@@ -1,5 +1,4 @@
 import { parseArgs, stripVTControlCharacters } from 'node:util';
-import { splitHostPort } from '../address.js';
 import { Heartbeat, type HeartbeatOutage, type HeartbeatSample } from '../tools/heartbeat.js';
 import {
   errorInfo,
@@ -15,12 +14,11 @@ import {
 } from '../tools/heartbeat-stats.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './commands.js';
+import { addressList, UsageError } from './flags.js';
 import { helpText } from './help.js';
 
 /** Exit code for bad flags: Nagios' UNKNOWN, since 1 and 2 already mean warning and critical here. */
 export const EXIT_USAGE = 3;
-
-class UsageError extends Error {}
 
 export interface HeartbeatConfig {
   tcpAddresses: string[];
@@ -42,17 +40,8 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return null;
-  const addresses = (flag: 'lookupd-tcp-address' | 'lookupd-http-address'): string[] => {
-    const list = values[flag] ?? [];
-    for (const address of list) {
-      try {
-        splitHostPort(address);
-      } catch {
-        throw new UsageError(`--${flag} ${JSON.stringify(address)} is not host:port`);
-      }
-    }
-    return list;
-  };
+  const addresses = (flag: 'lookupd-tcp-address' | 'lookupd-http-address'): string[] =>
+    addressList(values[flag], flag);
   const duration = (flag: 'interval' | 'timeout' | 'warn' | 'crit', fallback: number): number => {
     const text = values[flag];
     if (text === undefined) return fallback;

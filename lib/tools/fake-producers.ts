@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
 import { type Registration, Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { mulberry32 } from '../random.js';
 import { TypedEmitter } from '../typed-emitter.js';
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
@@ -285,15 +286,4 @@ function integer(value: number, name: string, min: number): number {
   if (!Number.isInteger(value) || value < min)
     throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
   return value;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

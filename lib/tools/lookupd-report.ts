@@ -105,9 +105,12 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
     const client = new LookupdHttpClient(httpAddress, options.timeoutMs ?? 5000);
     let debug: Record<string, DebugProducer[]>;
     let topics: string[];
+    const channelsByTopic = new Map<string, string[]>();
+    // Everything is read before anything is counted, so a lookupd failing halfway counts only as down.
     try {
       debug = (await client.debug()) as unknown as Record<string, DebugProducer[]>;
       topics = await client.topics();
+      for (const topic of topics) channelsByTopic.set(topic, await client.channels(topic));
     } catch (error) {
       report.lookupds.push({
         httpAddress,
@@ -159,23 +162,12 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
         });
       }
     }
-    try {
-      for (const topic of topics) {
-        if (!live.has(`topic:${topic}`)) report.ghostTopics.push({ lookupd: httpAddress, topic });
-        for (const channel of await client.channels(topic)) {
-          if (!live.has(`${topic}:${channel}`))
-            report.ghostChannels.push({ lookupd: httpAddress, topic, channel });
-        }
+    for (const topic of topics) {
+      if (!live.has(`topic:${topic}`)) report.ghostTopics.push({ lookupd: httpAddress, topic });
+      for (const channel of channelsByTopic.get(topic) ?? []) {
+        if (!live.has(`${topic}:${channel}`))
+          report.ghostChannels.push({ lookupd: httpAddress, topic, channel });
       }
-    } catch (error) {
-      report.lookupds.push({
-        httpAddress,
-        reachable: false,
-        error: (error as Error).message,
-        producers: 0,
-        topics: 0,
-      });
-      continue;
     }
     topicsByLookupd.set(httpAddress, new Set(topics));
     producersByLookupd.set(httpAddress, seen);

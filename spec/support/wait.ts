@@ -36,16 +36,6 @@ export async function nextEventFor<T extends unknown[]>(
   });
 }
 
-export { once };
-
 /** A small deterministic PRNG (mulberry32) so randomized specs can print and replay their seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as prng } from '../../lib/random.js';
+export { once };
