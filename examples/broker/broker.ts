@@ -262,6 +262,8 @@ export class Broker implements BrokerContext {
       start_time: this.startTime,
       topics,
       producers: producers.length > 0 ? producers.map((client) => client.stats()) : null,
+      // Not in nsqd's /stats: how each lookupd sees this broker (LookupLoop.status()).
+      lookupd: this.#loop?.status() ?? null,
     };
   }
 

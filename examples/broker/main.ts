@@ -70,15 +70,29 @@ const broker = await startBroker({
   maxMsgSize: number('max-msg-size', values['max-msg-size']),
   maxBodySize: number('max-body-size', values['max-body-size']),
 });
-broker.loop.on('connect', (address) => console.log(`registered with lookupd ${address}`));
-broker.loop.on('disconnect', (address, error) => console.log(`lost lookupd ${address}: ${error.message}`));
+// A live line per lookupd transition, from the loop's status stream.
+broker.loop.on('status', (event) => {
+  const peer = broker.loop.status().peers.find((p) => p.address === event.address);
+  const detail =
+    event.type === 'disconnected'
+      ? `: ${event.error.message}`
+      : event.type === 'retry-scheduled'
+        ? ` (attempt ${event.attempt}, next in ${event.delayMs} ms)`
+        : '';
+  console.log(
+    `lookupd ${event.address}: ${event.type}${detail}; in sync ${peer?.registrationsAcked ?? 0}/${peer?.registrationsExpected ?? 0}`,
+  );
+});
+broker.loop.on('warning', (warning) => console.warn(`warning: ${warning.message}`));
 
 console.log(`broker TCP ${broker.tcpAddress}, HTTP http://${broker.httpAddress}`);
 if (embedded) {
   console.log(`embedded lookupd TCP ${embedded.tcpAddress}, HTTP http://${embedded.httpAddress}`);
   console.log(`  consumers: lookupdHTTPAddresses: ['${embedded.httpAddress}']`);
 }
-console.log('Ctrl-C to stop');
+console.log(
+  `GET http://${broker.httpAddress}/stats shows every lookupd's status under "lookupd"; Ctrl-C to stop`,
+);
 
 const stop = async () => {
   await broker.close();

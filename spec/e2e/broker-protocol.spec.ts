@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLookupd } from '../../lib/lookupd/index.js';
 import { brokerFor, Cleanup } from '../support/nsqjs-clients.js';
 import { NSQD_BIN } from '../support/oracle.js';
 import { RawV2, type RunningNsqd, startRealNsqd } from '../support/raw-v2.js';
@@ -549,6 +550,24 @@ describe('V2 protocol, example broker only', function () {
     assert.ok(broker.registry.hasChannel('by-http', 'c'));
     await fetch(`http://${broker.httpAddress}/topic/delete?topic=by-http`, { method: 'POST' });
     assert.equal(broker.registry.hasTopic('by-http'), false);
+  });
+
+  it("shows each lookupd's LookupLoop.status() in /stats", async () => {
+    const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
+    cleanup.add(() => lookupd.close());
+    const broker = await brokerFor(cleanup, { lookupdTcpAddresses: [lookupd.tcpAddress] });
+    await fetch(`http://${broker.httpAddress}/topic/create?topic=seen`, { method: 'POST' });
+    await fetch(`http://${broker.httpAddress}/channel/create?topic=seen&channel=c`, { method: 'POST' });
+    await eventually(() => broker.loop.inSync, 'the broker is in sync with lookupd');
+    const stats = (await (await fetch(`http://${broker.httpAddress}/stats?format=json`)).json()) as {
+      lookupd: { inSync: boolean; registrySize: number; peers: Array<{ address: string; state: string }> };
+    };
+    assert.equal(stats.lookupd.inSync, true);
+    assert.equal(stats.lookupd.registrySize, 1);
+    assert.deepEqual(
+      stats.lookupd.peers.map((p) => [p.address, p.state]),
+      [[lookupd.tcpAddress, 'connected']],
+    );
   });
 
   it('with dataPath, keeps its durable topics and channels across restarts', async () => {
