@@ -1,7 +1,8 @@
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { startLookupd } from '../../lib/lookupd/index.js';
+import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
 import { startRealLookupd } from './oracle.js';
 
@@ -75,19 +76,8 @@ class Client {
   }
 }
 
-function openClient(address: string): Promise<Client> {
-  const at = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const socket = connect({
-      host: address.slice(0, at).replace(/^\[|\]$/g, ''),
-      port: Number(address.slice(at + 1)),
-    });
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(new Client(socket));
-    });
-  });
+async function openClient(address: string): Promise<Client> {
+  return new Client(await connectSocket(address));
 }
 
 function http(

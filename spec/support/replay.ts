@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_LINE_BYTES,
   startLookupd,
 } from '../../lib/lookupd/index.js';
+import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
 import { NSQLOOKUPD_BIN, startRealLookupd } from './oracle.js';
 
@@ -214,21 +215,11 @@ class WireClient {
     });
   }
 
-  static connect(address: string, step: () => number): Promise<WireClient> {
-    const at = address.lastIndexOf(':');
-    return new Promise((resolve, reject) => {
-      const socket = connect({
-        host: address.slice(0, at).replace(/^\[|\]$/g, ''),
-        port: Number(address.slice(at + 1)),
-      });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        const client = new WireClient(socket, step);
-        client.localPort = socket.localPort ?? 0;
-        resolve(client);
-      });
-    });
+  static async connect(address: string, step: () => number): Promise<WireClient> {
+    const socket = await connectSocket(address);
+    const client = new WireClient(socket, step);
+    client.localPort = socket.localPort ?? 0;
+    return client;
   }
 
   write(bytes: Buffer): void {

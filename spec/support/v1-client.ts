@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectSocket } from './connect.js';
 
 /**
  * A bare V1 client for tests: writes raw bytes, collects response frames ([int32 size][body]) and
@@ -35,19 +36,8 @@ export class V1Client {
     });
   }
 
-  static open(address: string): Promise<V1Client> {
-    const at = address.lastIndexOf(':');
-    return new Promise((resolve, reject) => {
-      const socket = connect({
-        host: address.slice(0, at).replace(/^\[|\]$/g, ''),
-        port: Number(address.slice(at + 1)),
-      });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new V1Client(socket));
-      });
-    });
+  static async open(address: string): Promise<V1Client> {
+    return new V1Client(await connectSocket(address));
   }
 
   /** Bytes received after the last complete frame. */
