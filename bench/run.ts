@@ -15,7 +15,7 @@ import { LookupPeer } from '../lib/peer/lookup-peer.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
 import { producerRegistrations } from '../spec/support/lookupd-view.js';
-import { startLookupdProcess } from '../spec/support/oracle.js';
+import { startNsqProcess } from '../spec/support/oracle.js';
 import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../spec/support/targets.js';
 import { benchLookupd } from './lookupd.js';
 import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
@@ -44,7 +44,7 @@ const BENCH_TARGETS: LookupdTarget[] = LOOKUPD_TARGETS.map((target) =>
     ? {
         name: target.name,
         async start(ports = {}) {
-          const server = await startLookupdProcess(process.execPath, ['--import', 'tsx', BIN, 'lookupd'], {
+          const server = await startNsqProcess(process.execPath, ['--import', 'tsx', BIN, 'lookupd'], {
             ...ports,
             extraArgs: ['--broadcast-address=127.0.0.1'],
           });

@@ -40,14 +40,15 @@ export async function startRealLookupd(
   options: { tcpPort?: number; httpPort?: number; extraArgs?: string[] } = {},
 ): Promise<RealLookupd> {
   if (!NSQLOOKUPD_BIN) throw new Error('NSQLOOKUPD_BIN is not set');
-  return startLookupdProcess(NSQLOOKUPD_BIN, [], options);
+  return startNsqProcess(NSQLOOKUPD_BIN, [], options);
 }
 
 /**
- * Starts any process that takes nsqlookupd's flags and logs its listeners as nsqlookupd does (the real
- * binary, or `nsqd-lookup lookupd` in a process of its own, as the benchmarks run it).
+ * Starts any NSQ daemon that takes `--tcp-address`/`--http-address` and logs `TCP: listening on` and
+ * `HTTP: listening on` (the real nsqlookupd and nsqd, or `nsqd-lookup lookupd` in a process of its
+ * own, as the benchmarks run it), and resolves with the addresses it chose.
  */
-export async function startLookupdProcess(
+export async function startNsqProcess(
   command: string,
   leadingArgs: string[],
   options: { tcpPort?: number; httpPort?: number; extraArgs?: string[] } = {},

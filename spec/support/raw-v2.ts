@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { splitHostPort } from '../../lib/index.js';
-import { NSQD_BIN } from './oracle.js';
+import { NSQD_BIN, startNsqProcess } from './oracle.js';
 
 export interface Frame {
   type: 'response' | 'error' | 'message';
@@ -116,44 +115,14 @@ export interface RunningNsqd {
 export async function startRealNsqd(flags: string[] = []): Promise<RunningNsqd> {
   if (!NSQD_BIN) throw new Error('NSQD_BIN is not set');
   const dataPath = await mkdtemp(join(tmpdir(), 'nsqd-'));
-  const child: ChildProcess = spawn(
-    NSQD_BIN,
-    [
-      '--tcp-address=127.0.0.1:0',
-      '--http-address=127.0.0.1:0',
-      '--broadcast-address=127.0.0.1',
-      `--data-path=${dataPath}`,
-      ...flags,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const addresses = await new Promise<{ tcp: string; http: string }>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString('utf8');
-      const tcp = /TCP: listening on (\S+)/.exec(log)?.[1];
-      const http = /HTTP: listening on (\S+)/.exec(log)?.[1];
-      if (!tcp || !http) return;
-      child.stderr?.off('data', onData);
-      child.stdout?.off('data', onData);
-      resolve({ tcp, http });
-    };
-    child.stderr?.on('data', onData);
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`nsqd exited with ${code} before listening:\n${log}`)));
-    child.once('error', reject);
+  const nsqd = await startNsqProcess(NSQD_BIN, [], {
+    extraArgs: ['--broadcast-address=127.0.0.1', `--data-path=${dataPath}`, ...flags],
   });
-  child.stderr?.resume();
-  child.stdout?.resume();
   return {
-    tcpAddress: addresses.tcp,
-    httpAddress: addresses.http,
+    tcpAddress: nsqd.tcpAddress,
+    httpAddress: nsqd.httpAddress,
     async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const closed = once(child, 'close');
-        child.kill('SIGKILL');
-        await closed;
-      }
+      await nsqd.close();
       await rm(dataPath, { recursive: true, force: true });
     },
   };
