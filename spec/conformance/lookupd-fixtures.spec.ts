@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { loadScenarios, lookupdFixtureFiles, REPLAY_TARGETS, replayScenario } from '../support/replay.js';
+import { loadScenarios, lookupdFixtureFiles } from '../support/fixtures.js';
+import { REPLAY_TARGETS, replayScenario } from '../support/replay.js';
 
 /**
  * Every recorded nsqlookupd v1.3.0 scenario, replayed byte for byte on a fresh server per scenario:
  * the embedded lookupd always, the real binary too when NSQLOOKUPD_BIN is set (which checks the
- * replayer itself). See shared/fixtures/lookupd-v1.3.0/README.md for the format and rules.
+ * replayer itself). See spec/fixtures/lookupd-v1.3.0/README.md for the format and rules.
  */
 
 /**

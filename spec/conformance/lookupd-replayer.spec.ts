@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { type FixtureScenario, type FixtureStep, REPLAY_TARGETS, replayScenario } from '../support/replay.js';
+import type { FixtureScenario, FixtureStep } from '../support/fixtures.js';
+import { REPLAY_TARGETS, replayScenario } from '../support/replay.js';
 
 /**
- * The replayer's handling of what the recordings in shared/fixtures do not show but the format
+ * The replayer's handling of what the recordings in spec/fixtures do not show but the format
  * allows: a server crash (`serverExit`) and an input nsqlookupd waits on forever. The scenarios are
  * written here in the recordings' format, as nsqlookupd v1.3.0 behaves; replaying them on the real
  * binary (NSQLOOKUPD_BIN) checks that, on the embedded server that its deliberate differences are

@@ -202,7 +202,11 @@ for (const target of LOOKUPD_TARGETS) {
       consumer.reader.on('message', (message) => message.finish());
       consumer.reader.connect();
       await consumer.received(1);
-      assert.deepEqual(await lookupdChannels(lookupd.httpAddress, topic), ['tail#ephemeral']);
+      // The broker registers the channel when the SUB arrives; lookupd may not have the REGISTER yet.
+      await eventually(
+        async () => (await lookupdChannels(lookupd.httpAddress, topic)).join() === 'tail#ephemeral',
+        'lookupd lists the ephemeral channel',
+      );
 
       consumer.reader.close();
       await eventually(

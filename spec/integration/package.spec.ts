@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { useCleanup } from '../support/harness.js';
 import { ScriptedServer } from '../support/scripted-server.js';
+import { describeSlow } from '../support/suite.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,7 +82,7 @@ const wrong: PeerState = 'open';
 export { bytes, ping, state, wrong };
 `;
 
-describe('the packed package (npm pack → fresh app) [slow]', function () {
+describeSlow('the packed package (npm pack → fresh app)', function () {
   this.timeout(120_000);
   this.slow(30_000);
   const cleanup = useCleanup();

@@ -1,21 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The recordings in shared/fixtures (beside this repository): what a real nsqd v1.3.0 wrote to
- * nsqlookupd (nsqd-v1.3.0/trace.json) and what a real nsqlookupd answered (lookupd-v1.3.0/v1-tcp.json).
- * NSQ_FIXTURES_DIR overrides the location. A missing fixture fails loudly: these specs must not pass
- * by testing nothing.
+ * The recordings in spec/fixtures/ (each folder's README says what was recorded and how): what a real
+ * nsqd v1.3.0 wrote to nsqlookupd (nsqd-v1.3.0/trace.json) and what a real nsqlookupd answered
+ * (lookupd-v1.3.0/*.json). A missing fixture fails loudly: these specs must not pass by testing nothing.
  */
-export const FIXTURES_DIR =
-  process.env.NSQ_FIXTURES_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
+export const LOOKUPD_FIXTURES_DIR = `${FIXTURES_DIR}lookupd-v1.3.0/`;
 
 function load<T>(relative: string): T {
-  const path = `${FIXTURES_DIR.replace(/\/$/, '')}/${relative}`;
+  const path = `${FIXTURES_DIR}${relative}`;
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (cause) {
-    throw new Error(`cannot read fixture ${path} (set NSQ_FIXTURES_DIR to shared/fixtures)`, { cause });
+    throw new Error(`cannot read fixture ${path}`, { cause });
   }
 }
 
@@ -55,7 +54,9 @@ export function traceCommands(): TraceFrame[] {
   return nsqdTrace().steps.flatMap((s) => s.frames.filter((f) => f.dir === 'nsqd->lookupd'));
 }
 
-// --- nsqlookupd v1.3.0 V1 TCP recordings --------------------------------------------------------
+// --- nsqlookupd v1.3.0 recordings (format in lookupd-v1.3.0/README.md) --------------------------
+
+export type Segment = { text: string } | { int32be: number } | { hex: string };
 
 export interface FixtureFrame {
   size?: number;
@@ -65,12 +66,40 @@ export interface FixtureFrame {
   normalized?: boolean;
 }
 
-export interface FixtureStep {
-  op: 'connect' | 'write' | 'end' | 'close' | 'http';
-  conn?: string;
-  data?: ({ text: string } | { int32be: number } | { hex: string })[];
-  expect?: { frames?: FixtureFrame[]; closed?: boolean; reset?: boolean };
+export interface ServerExit {
+  code?: number | null;
+  panic?: string;
 }
+
+export interface TcpExpect {
+  frames?: FixtureFrame[];
+  closed?: boolean;
+  reset?: boolean;
+  otherConnections?: unknown;
+  serverExit?: ServerExit;
+}
+
+export interface HttpExpect {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  json?: unknown;
+  unordered?: string[];
+  serverExit?: ServerExit;
+}
+
+export type FixtureStep =
+  | { op: 'connect' | 'end'; conn: string; expect?: TcpExpect }
+  | { op: 'write'; conn: string; data: Segment[]; expect?: TcpExpect }
+  | { op: 'close'; conn: string; expect?: TcpExpect }
+  | {
+      op: 'http';
+      method: string;
+      path: string;
+      headers?: Record<string, string>;
+      body?: string;
+      expect: HttpExpect;
+    };
 
 export interface FixtureScenario {
   name: string;
@@ -78,10 +107,40 @@ export interface FixtureScenario {
   steps: FixtureStep[];
 }
 
-let tcp: { scenarios: FixtureScenario[] } | undefined;
+/** One recording file: the scenarios and what the file says about itself. */
+export interface FixtureFile {
+  source: string;
+  format: Record<string, unknown>;
+  recorded: Record<string, unknown>;
+  scenarios: FixtureScenario[];
+}
+
+/** Every recording file of lookupd-v1.3.0/ (v1-tcp.json, http.json, and any added later). */
+export function lookupdFixtureFiles(): string[] {
+  return readdirSync(LOOKUPD_FIXTURES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+}
+
+const lookupdFiles = new Map<string, FixtureFile>();
+export function loadLookupdFixture(file: string): FixtureFile {
+  let parsed = lookupdFiles.get(file);
+  if (!parsed) {
+    parsed = load<FixtureFile>(`lookupd-v1.3.0/${file}`);
+    if (!Array.isArray(parsed.scenarios) || parsed.scenarios.length === 0) {
+      throw new Error(`${file} has no scenarios`);
+    }
+    lookupdFiles.set(file, parsed);
+  }
+  return parsed;
+}
+
+export function loadScenarios(file: string): FixtureScenario[] {
+  return loadLookupdFixture(file).scenarios;
+}
+
 export function lookupdTcpScenarios(): FixtureScenario[] {
-  tcp ??= load<{ scenarios: FixtureScenario[] }>('lookupd-v1.3.0/v1-tcp.json');
-  return tcp.scenarios;
+  return loadScenarios('v1-tcp.json');
 }
 
 export function lookupdTcpScenario(name: string): FixtureScenario {
@@ -126,7 +185,7 @@ export function fixtureBody(frame: FixtureFrame): Buffer {
 export function responseBodies(scenario: FixtureScenario): Map<string, Buffer[]> {
   const byConn = new Map<string, Buffer[]>();
   for (const step of scenario.steps) {
-    if (step.conn === undefined || !step.expect?.frames) continue;
+    if (step.op === 'http' || !step.expect?.frames) continue;
     const list = byConn.get(step.conn) ?? [];
     byConn.set(step.conn, list);
     for (const frame of step.expect.frames) {
@@ -142,6 +201,7 @@ export function fixtureErrorFrames(): { size: number; body: string }[] {
   const seen = new Map<string, number>();
   for (const scenario of lookupdTcpScenarios()) {
     for (const step of scenario.steps) {
+      if (step.op === 'http') continue;
       for (const frame of step.expect?.frames ?? []) {
         if (frame.body.startsWith('E_') && frame.size !== undefined) seen.set(frame.body, frame.size);
       }

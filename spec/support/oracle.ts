@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { FULL_SUITE, noteOnce } from './suite.js';
 
 /**
  * The real NSQ binaries, our test oracle. `.ci/run` builds them from oracle/go.mod and exports
- * NSQLOOKUPD_BIN and NSQD_BIN. Locally a missing binary skips the real-server variants with a note;
- * under CI (CI=true) it fails the run instead, so those variants can never silently stop running.
+ * NSQLOOKUPD_BIN and NSQD_BIN. Without them the real-server variants are skipped with a note; with
+ * NSQD_LOOKUP_FULL=1 (the whole suite, as CI runs it) a missing binary fails the run instead, so those
+ * variants can never silently stop running.
  */
-const warned = new Set<string>();
 export const NSQLOOKUPD_BIN = binary('NSQLOOKUPD_BIN');
 export const NSQD_BIN = binary('NSQD_BIN');
 
@@ -16,12 +17,9 @@ function binary(variable: string): string | undefined {
   if (path && existsSync(path)) return path;
   const message = path
     ? `${variable}=${path} does not exist`
-    : `${variable} is not set: the real-server variants are skipped (scripts/build-oracle.sh builds them)`;
-  if (process.env.CI === 'true') throw new Error(`${message}; CI must run them`);
-  if (!warned.has(variable)) {
-    warned.add(variable);
-    process.stderr.write(`note: ${message}\n`);
-  }
+    : `${variable} is not set: the real-server variants are skipped (eval "$(scripts/build-oracle.sh)" enables them)`;
+  if (FULL_SUITE) throw new Error(`${message}; NSQD_LOOKUP_FULL=1 must run them`);
+  noteOnce(message);
   return undefined;
 }
 

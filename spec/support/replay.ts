@@ -1,20 +1,30 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_MAX_IDENTIFY_BODY_BYTES,
   DEFAULT_MAX_LINE_BYTES,
   startLookupd,
 } from '../../lib/lookupd/index.js';
-import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import type {
+  FixtureFrame,
+  FixtureScenario,
+  FixtureStep,
+  HttpExpect,
+  Segment,
+  TcpExpect,
+} from './fixtures.js';
 import { NSQLOOKUPD_BIN, startRealLookupd } from './oracle.js';
+import {
+  type HttpResult,
+  httpRequest,
+  RECORDED_HEADERS,
+  STEP_TIMEOUT_MS,
+  WireClient,
+} from './scenario-io.js';
 
 /**
- * Replays the nsqlookupd v1.3.0 recordings (shared/fixtures/lookupd-v1.3.0, format in its README)
+ * Replays the nsqlookupd v1.3.0 recordings (spec/fixtures/lookupd-v1.3.0, format in its README)
  * against a lookupd, the embedded one or the real binary, and compares every byte.
  *
  * Timing: nothing here sleeps except the documented end-of-scenario grace. Each received frame is
@@ -23,78 +33,6 @@ import { NSQLOOKUPD_BIN, startRealLookupd } from './oracle.js';
  * step, instead of being waited for. HTTP reads that follow a client-side close are retried until
  * they match (for a bounded time), because the server learns of the close asynchronously.
  */
-
-// ----- fixtures --------------------------------------------------------------------------------------
-
-export type Segment = { text: string } | { int32be: number } | { hex: string };
-
-export interface FixtureFrame {
-  size?: number;
-  body: string;
-  hex?: string;
-  repeat?: number;
-  normalized?: boolean;
-}
-
-export interface TcpExpect {
-  frames?: FixtureFrame[];
-  closed?: boolean;
-  reset?: boolean;
-  otherConnections?: unknown;
-  serverExit?: { code?: number | null; panic?: string };
-}
-
-export interface HttpExpect {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string;
-  json?: unknown;
-  unordered?: string[];
-  serverExit?: { code?: number | null; panic?: string };
-}
-
-export type FixtureStep =
-  | { op: 'connect' | 'end'; conn: string; expect?: TcpExpect }
-  | { op: 'write'; conn: string; data: Segment[]; expect?: TcpExpect }
-  | { op: 'close'; conn: string; expect?: TcpExpect }
-  | {
-      op: 'http';
-      method: string;
-      path: string;
-      headers?: Record<string, string>;
-      body?: string;
-      expect: HttpExpect;
-    };
-
-export interface FixtureScenario {
-  name: string;
-  description: string;
-  steps: FixtureStep[];
-}
-
-export const LOOKUPD_FIXTURES_DIR = (
-  process.env.NSQ_FIXTURES_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url))
-).replace(/\/?$/, '/lookupd-v1.3.0/');
-
-/** Every recording file of the directory (v1-tcp.json, http.json, and any added later). */
-export function lookupdFixtureFiles(): string[] {
-  if (!existsSync(LOOKUPD_FIXTURES_DIR)) {
-    throw new Error(`no fixtures at ${LOOKUPD_FIXTURES_DIR} (set NSQ_FIXTURES_DIR to shared/fixtures)`);
-  }
-  return readdirSync(LOOKUPD_FIXTURES_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort();
-}
-
-export function loadScenarios(file: string): FixtureScenario[] {
-  const parsed = JSON.parse(readFileSync(`${LOOKUPD_FIXTURES_DIR}${file}`, 'utf8')) as {
-    scenarios: FixtureScenario[];
-  };
-  if (!Array.isArray(parsed.scenarios) || parsed.scenarios.length === 0) {
-    throw new Error(`${file} has no scenarios`);
-  }
-  return parsed.scenarios;
-}
 
 // ----- targets ---------------------------------------------------------------------------------------
 
@@ -170,157 +108,10 @@ export const REPLAY_TARGETS: ReplayTarget[] = NSQLOOKUPD_BIN
   ? [EMBEDDED_TARGET, REAL_TARGET]
   : [EMBEDDED_TARGET];
 
-// ----- wire client -------------------------------------------------------------------------------------
-
-/** How long a step may wait for the frames or the close it expects. */
-const STEP_TIMEOUT_MS = 5000;
 /** How long HTTP reads after a client-side close are retried until they match. */
 const SETTLE_TIMEOUT_MS = 3000;
 /** The quiet period, at the end of a scenario, in which open connections must receive nothing. */
 export const FINAL_GRACE_MS = 50;
-
-interface ReceivedFrame {
-  size: number;
-  body: Buffer;
-  /** Index of the step that was running when the frame arrived. */
-  step: number;
-}
-
-class WireClient {
-  readonly frames: ReceivedFrame[] = [];
-  closed = false;
-  reset = false;
-  closedAtStep = -1;
-  destroyedByUs = false;
-  localPort = 0;
-  garbage: string | undefined;
-  readonly #socket: Socket;
-  #pending: Buffer = Buffer.alloc(0);
-  readonly #waiters = new Set<() => void>();
-  readonly #step: () => number;
-
-  private constructor(socket: Socket, step: () => number) {
-    this.#socket = socket;
-    this.#step = step;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      if (!this.closed) {
-        this.closed = true;
-        this.closedAtStep = this.#step();
-      }
-      this.#notify();
-    });
-  }
-
-  static async connect(address: string, step: () => number): Promise<WireClient> {
-    const socket = await connectSocket(address);
-    const client = new WireClient(socket, step);
-    client.localPort = socket.localPort ?? 0;
-    return client;
-  }
-
-  write(bytes: Buffer): void {
-    if (!this.#socket.destroyed) this.#socket.write(bytes);
-  }
-
-  end(): void {
-    if (!this.#socket.destroyed) this.#socket.end();
-  }
-
-  destroy(): void {
-    this.destroyedByUs = true;
-    this.#socket.destroy();
-  }
-
-  /** Resolves once `condition` holds, re-checked at every frame and at the close. */
-  async until(condition: () => boolean, what: string): Promise<void> {
-    if (condition()) return;
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${STEP_TIMEOUT_MS} ms waiting for ${what}`));
-      }, STEP_TIMEOUT_MS);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-    });
-  }
-
-  #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter();
-  }
-
-  #onData(chunk: Buffer): void {
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    while (this.#pending.length >= 4 && this.garbage === undefined) {
-      const size = this.#pending.readInt32BE(0);
-      if (size < 0 || size > 64 * 1024 * 1024) {
-        this.garbage = `frame size ${size}`;
-        break;
-      }
-      if (this.#pending.length < 4 + size) break;
-      this.frames.push({ size, body: Buffer.from(this.#pending.subarray(4, 4 + size)), step: this.#step() });
-      this.#pending = this.#pending.subarray(4 + size);
-    }
-    this.#notify();
-  }
-}
-
-// ----- HTTP --------------------------------------------------------------------------------------------
-
-interface HttpResult {
-  status: number;
-  headers: Record<string, string | undefined>;
-  body: Buffer;
-}
-
-function httpRequest(
-  address: string,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<HttpResult> {
-  const at = address.lastIndexOf(':');
-  const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: address.slice(0, at).replace(/^\[|\]$/g, ''),
-        port: Number(address.slice(at + 1)),
-        method,
-        path,
-        agent: false,
-        headers: { ...headers, 'content-length': String(payload?.length ?? 0) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const h: Record<string, string | undefined> = {};
-          for (const [name, value] of Object.entries(res.headers))
-            h[name] = Array.isArray(value) ? value.join(', ') : value;
-          resolve({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks) });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-const RECORDED_HEADERS = ['content-type', 'x-nsq-content-type', 'allow', 'location'];
 
 // ----- Go JSON, test-side (shares no code with the server) ---------------------------------------------
 

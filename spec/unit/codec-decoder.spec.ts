@@ -85,6 +85,7 @@ describe('codec: ResponseDecoder', () => {
       let checked = 0;
       for (const scenario of lookupdTcpScenarios()) {
         for (const step of scenario.steps) {
+          if (step.op === 'http') continue;
           for (const f of step.expect?.frames ?? []) {
             if (f.normalized) continue;
             assert.equal(fixtureBody(f).length, f.size, `${scenario.name}: ${f.body}`);
