@@ -1,17 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { normalizeGoFlags, parseLookupdFlags } from '../../lib/cli/lookupd.js';
+import { cliBin } from '../support/cli.js';
 import { httpCall } from '../support/http-get.js';
 import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
 
 /** `nsqd-lookup lookupd`: nsqlookupd's flags, log lines and signals, as a child process. */
 
-const BIN = fileURLToPath(new URL('../../lib/cli/bin.ts', import.meta.url));
-
 function run(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', BIN, 'lookupd', ...args], {
+  return spawn(process.execPath, [cliBin(), 'lookupd', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -26,15 +26,22 @@ function childEnv(): NodeJS.ProcessEnv {
   return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 }
 
-async function sh(file: string, args: string[], cwd: string, timeoutMs = 90_000): Promise<string> {
+/** Runs `file`; resolves with its stdout, or stdout and stderr together with `withStderr`. */
+async function sh(
+  file: string,
+  args: string[],
+  cwd: string,
+  timeoutMs = 90_000,
+  withStderr = false,
+): Promise<string> {
   try {
-    const { stdout } = await run(file, args, {
+    const { stdout, stderr } = await run(file, args, {
       cwd,
       env: childEnv(),
       timeout: timeoutMs,
       maxBuffer: 16 << 20,
     });
-    return stdout;
+    return withStderr ? `${stdout}${stderr}` : stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(
@@ -89,11 +96,12 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
   let work: string;
   let app: string;
   let files: string[];
+  let installLog: string;
 
   before(async function () {
     this.timeout(240_000);
     work = await mkdtemp(join(tmpdir(), 'nsqd-lookup-pack-'));
-    // npm pack runs `prepare`, which builds dist/ from the current sources.
+    // npm pack runs `prepack`, which builds dist/ from the current sources.
     const packed = JSON.parse(
       await sh(NPM, ['pack', '--json', '--pack-destination', work], REPO, 180_000),
     ) as {
@@ -108,18 +116,14 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
       join(app, 'package.json'),
       `${JSON.stringify({ name: 'pack-smoke-app', private: true, type: 'module' }, null, 2)}\n`,
     );
-    await sh(
+    // Scripts allowed, as a consumer installs: npm names every package with an install script it did
+    // not run, and this one must not be among them.
+    installLog = await sh(
       NPM,
-      [
-        'install',
-        join(work, packed[0]!.filename),
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        '--loglevel=error',
-      ],
+      ['install', join(work, packed[0]!.filename), '--prefer-offline', '--no-audit', '--no-fund'],
       app,
+      undefined,
+      true,
     );
   });
 
@@ -128,12 +132,50 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
   });
 
   it('ships the compiled entry points and types, not the sources, specs or source maps', () => {
-    for (const required of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/peer/lookup-peer.js']) {
+    for (const required of [
+      'package.json',
+      'LICENSE',
+      'CHANGELOG.md',
+      'README.md',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/peer/lookup-peer.js',
+    ]) {
       assert.ok(files.includes(required), `${required} is in the tarball`);
     }
     for (const path of files) {
       assert.doesNotMatch(path, /^(lib|spec|bench|scripts|oracle)\//, path);
       assert.doesNotMatch(path, /\.map$/, path);
+    }
+  });
+
+  it('points at no source map: no sourceMappingURL in any shipped file', async () => {
+    const installed = join(app, 'node_modules/nsqd-lookup');
+    let checked = 0;
+    for (const path of files.filter((f) => /\.(js|d\.ts)$/.test(f))) {
+      assert.doesNotMatch(await readFile(join(installed, path), 'utf8'), /sourceMappingURL/, path);
+      checked++;
+    }
+    assert.ok(checked > 20, `checked ${checked} files`);
+  });
+
+  it('has no install script of its own: npm warns about no script of nsqd-lookup', async () => {
+    const pkg = JSON.parse(await readFile(join(app, 'node_modules/nsqd-lookup/package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
+      assert.equal(pkg.scripts?.[hook], undefined, `scripts.${hook}`);
+    }
+    assert.doesNotMatch(installLog, /nsqd-lookup@/, installLog);
+  });
+
+  it('links from the README only to what the tarball ships, or to the web', async () => {
+    const readme = await readFile(join(app, 'node_modules/nsqd-lookup/README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+    assert.ok(links.length > 0, 'the README has links');
+    for (const link of links) {
+      if (/^(https?:|mailto:|#)/.test(link)) continue;
+      assert.ok(files.includes(link.replace(/^\.\//, '').replace(/#.*$/, '')), `${link} is in the tarball`);
     }
   });
 
