@@ -94,6 +94,25 @@ describe('Registry', () => {
     assert.deepEqual((await Registry.load(path)).topics(), ['new']);
   });
 
+  it('serialises concurrent saves: when they settle, the state of the last call is on disk', async () => {
+    const path = join(dir, 'registry.msgpack');
+    for (let round = 0; round < 5; round++) {
+      // The older states are the large ones, so an unserialised save's last rename is an older state's.
+      const registry = new Registry();
+      for (let t = 0; t < 200; t++) for (let c = 0; c < 100; c++) registry.addChannel(`t${t}`, `c${c}`);
+      const saves = [registry.save(path)];
+      for (let t = 100; t < 200; t++) registry.removeTopic(`t${t}`);
+      saves.push(registry.save(path));
+      for (let t = 0; t < 100; t++) registry.removeTopic(`t${t}`);
+      registry.addChannel(`last-${round}`, 'c');
+      saves.push(registry.save(path));
+      await Promise.all(saves);
+      const loaded = await Registry.load(path);
+      assert.deepEqual(loaded.topics(), [`last-${round}`], `round ${round}`);
+    }
+    assert.deepEqual(await readdir(dir), ['registry.msgpack'], 'no temporary file left');
+  });
+
   it('refuses corrupt, truncated, foreign and invalid files with a clear error', async () => {
     const path = join(dir, 'registry.msgpack');
     const registry = new Registry();
