@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** The newest bytes given for one file and not yet being written, with everyone waiting on them. */
 interface PendingWrite {
@@ -16,11 +16,18 @@ interface PendingWrite {
 // newest of the writes asked for meanwhile follows it (the ones it replaces would be overwritten anyway).
 const pending = new Map<string, PendingWrite>();
 const writing = new Set<string>();
+/** Absolute paths of the temporary files this process is writing now. */
+const temporariesInUse = new Set<string>();
+
+// `<file>.<pid>.<12 hex>.tmp`: the writer's pid tells a crashed save's leftover from one in progress.
+const TEMPORARY_SUFFIX = /^(\d{1,10})\.[0-9a-f]{12}\.tmp$/;
+const MAX_PID = 2 ** 31 - 1;
 
 /**
  * Replaces `path` with `bytes` so that a reader sees the old file or the new one, never a mix, even
  * across a crash: temporary file beside it, fsync, rename, fsync of the directory (as nsqd's
- * PersistMetadata does).
+ * PersistMetadata does). The temporary file is `<path>.<pid>.<random>.tmp`; each write first removes
+ * the ones that crashed writers of the same file left behind.
  *
  * Writes of the same file from this process are serialised: when they have all settled, the file holds
  * the bytes of the last call. A call resolves once its bytes, or those of a later call that replaced
@@ -63,7 +70,10 @@ async function drain(key: string): Promise<void> {
 
 async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await removeStaleTemporaries(path);
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const inUse = resolve(temporary);
+  temporariesInUse.add(inUse);
   try {
     const handle = await open(temporary, 'w', 0o644);
     try {
@@ -76,8 +86,49 @@ async function replaceFile(path: string, bytes: Uint8Array): Promise<void> {
   } catch (error) {
     await rm(temporary, { force: true });
     throw error;
+  } finally {
+    temporariesInUse.delete(inUse);
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * Removes the temporary files that saves of `path` left behind when their process died (or, in this
+ * process, when a write failed before it could clean up): those named for a pid that is not running,
+ * or for this process's pid but not being written now. Files without a pid (from earlier versions) are
+ * left alone: they cannot be told from another process's save in progress. Best effort: a file that
+ * cannot be listed or removed is left for the next save.
+ */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const directory = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const match = TEMPORARY_SUFFIX.exec(name.slice(prefix.length));
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid < 1 || pid > MAX_PID) continue;
+    const temporary = join(directory, name);
+    const stale = pid === process.pid ? !temporariesInUse.has(resolve(temporary)) : !isRunning(pid);
+    if (stale) await rm(temporary, { force: true }).catch(() => undefined);
+  }
+}
+
+/** True when a process with this pid exists (a recycled pid counts as running: its file is kept). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function syncDirectory(path: string): Promise<void> {

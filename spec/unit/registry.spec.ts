@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +115,36 @@ describe('Registry', () => {
     assert.deepEqual(await readdir(dir), ['registry.msgpack'], 'no temporary file left');
   });
 
+  it("removes its own stale temporary files on the next save, never a live writer's", async () => {
+    const path = join(dir, 'registry.msgpack');
+    const dead = await deadPid();
+    const live = spawn(process.execPath, ['-e', 'process.stdin.resume()'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    try {
+      await once(live, 'spawn');
+      const crashed = [
+        `registry.msgpack.${dead}.0123456789ab.tmp`,
+        `registry.msgpack.${dead}.ba9876543210.tmp`,
+        // This process's pid, but no save of it is running: left by an earlier failed write.
+        `registry.msgpack.${process.pid}.00000000beef.tmp`,
+      ];
+      const kept = [
+        `registry.msgpack.${live.pid}.0123456789ab.tmp`, // another process's save in progress
+        `other.msgpack.${dead}.0123456789ab.tmp`, // another file's
+        `registry.msgpack.${dead}.notes`, // not a temporary file
+        'registry.msgpack.0123456789ab.tmp', // no pid: cannot be told from a save in progress
+      ];
+      for (const name of [...crashed, ...kept]) await writeFile(join(dir, name), 'partial');
+      await new Registry([{ topic: 't' }]).save(path);
+      assert.deepEqual((await readdir(dir)).sort(), ['registry.msgpack', ...kept].sort());
+      assert.deepEqual((await Registry.load(path)).topics(), ['t']);
+    } finally {
+      live.kill();
+      await once(live, 'exit');
+    }
+  });
+
   it('refuses corrupt, truncated, foreign and invalid files with a clear error', async () => {
     const path = join(dir, 'registry.msgpack');
     const registry = new Registry();
@@ -164,3 +196,11 @@ describe('Registry', () => {
     await assert.rejects(Registry.load(join(dir, 'missing.msgpack')), /cannot read/);
   });
 });
+
+/** The pid of a process that has exited, as a crashed writer's would be. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  return child.pid!;
+}
