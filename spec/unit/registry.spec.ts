@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pack } from 'msgpackr';
+import { Packr, pack } from 'msgpackr';
 import { InvalidNameError } from '../../lib/errors.js';
 import { Registry, type RegistryChange, RegistryFileError } from '../../lib/loop/registry.js';
 
@@ -194,6 +194,83 @@ describe('Registry', () => {
       });
     }
     await assert.rejects(Registry.load(join(dir, 'missing.msgpack')), /cannot read/);
+  });
+
+  it('refuses 64-bit integers and reference cycles with a RegistryFileError that shows them', async () => {
+    const path = join(dir, 'registry.msgpack');
+    const header = { format: 'nsqd-lookup/registry', version: 1 };
+    // msgpackr's own encoders: BigInt values become (u)int64, which decode as BigInt; structuredClone
+    // writes shared and cyclic references; useRecords writes record structures.
+    const cyclicEntry: Record<string, unknown> = { name: 'a b', channels: [] };
+    cyclicEntry.self = cyclicEntry;
+    const cyclicChannels: unknown[] = ['fine'];
+    cyclicChannels.push(cyclicChannels);
+    const root: Record<string, unknown> = { ...header };
+    root.topics = [root];
+    const cycles = new Packr({ structuredClone: true });
+    const records = new Packr({ useRecords: true });
+    const cases: Array<[string, Buffer, RegExp]> = [
+      [
+        'int64 version',
+        pack({ ...header, version: 1n, topics: [] }),
+        /unsupported version 1n \(this build reads 1\)/,
+      ],
+      [
+        'int64 topic name',
+        pack({ ...header, topics: [{ name: 1n << 40n, channels: [] }] }),
+        /invalid topic entry .*1099511627776n/,
+      ],
+      [
+        'uint64 channel',
+        pack({ ...header, topics: [{ name: 'ok', channels: ['fine', 2n ** 64n - 1n] }] }),
+        /topic ok: invalid channel 18446744073709551615n/,
+      ],
+      [
+        'int64 topics',
+        pack({ ...header, topics: -(2n ** 63n) }),
+        /topics is not a list: -9223372036854775808n/,
+      ],
+      ['cyclic entry', cycles.pack({ ...header, topics: [cyclicEntry] }), /invalid topic entry .*Circular/],
+      [
+        'cyclic channels',
+        cycles.pack({ ...header, topics: [{ name: 'ok', channels: cyclicChannels }] }),
+        /topic ok: invalid channel .*Circular/,
+      ],
+      ['cyclic root', cycles.pack(root), /invalid topic entry .*Circular/],
+      [
+        'records',
+        records.pack({
+          ...header,
+          topics: [
+            { name: 'ok', channels: [] },
+            { name: 5n, channels: [] },
+          ],
+        }),
+        /invalid topic entry .*5n/,
+      ],
+    ];
+    for (const [name, bytes, message] of cases) {
+      await writeFile(path, bytes);
+      await assert.rejects(Registry.load(path), (error: unknown) => {
+        assert.ok(error instanceof RegistryFileError, `${name}: ${String(error)}`);
+        assert.match(error.message, message, name);
+        return true;
+      });
+    }
+    await writeFile(
+      path,
+      records.pack({
+        ...header,
+        topics: [
+          { name: 'ok', channels: ['c'] },
+          { name: 'bare', channels: [] },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      [...(await Registry.load(path)).registrations()],
+      [{ topic: 'ok', channel: 'c' }, { topic: 'bare' }],
+    );
   });
 });
 
