@@ -10,7 +10,10 @@ export {
   ProtocolError,
 } from './errors.js';
 export {
+  DEFAULT_MAX_HTTP_BODY_BYTES,
+  LookupdHttpBodyTooLargeError,
   LookupdHttpClient,
+  type LookupdHttpClientOptions,
   LookupdHttpError,
   type LookupProducer,
   type NodeProducer,

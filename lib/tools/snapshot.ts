@@ -3,7 +3,7 @@ import { pack, unpack } from 'msgpackr';
 import { describeValue } from '../describe-value.js';
 import { NsqLookupError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { LookupdHttpClient } from '../lookupd-http.js';
+import { LookupdHttpClient, type LookupdHttpClientOptions } from '../lookupd-http.js';
 import type { Registration } from '../loop/registry.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { FakeProducerSpec } from './fake-producers.js';
@@ -46,10 +46,13 @@ export class SnapshotFileError extends NsqLookupError {
 /**
  * Reads a live lookupd's topology over HTTP (`/nodes`, then `/channels` per topic). lookupd's HTTP API
  * does not say which producer registered which channel, so each producer is given every channel
- * lookupd lists for each of its topics.
+ * lookupd lists for each of its topics. `options` is the HTTP client's, or its timeout in ms.
  */
-export async function captureSnapshot(httpAddress: string, timeoutMs = 5000): Promise<TopologySnapshot> {
-  const client = new LookupdHttpClient(httpAddress, timeoutMs);
+export async function captureSnapshot(
+  httpAddress: string,
+  options: LookupdHttpClientOptions | number = 5000,
+): Promise<TopologySnapshot> {
+  const client = new LookupdHttpClient(httpAddress, options);
   const nodes = await client.nodes();
   const topicNames = new Set(nodes.flatMap((node) => node.topics));
   const channelsByTopic = new Map<string, string[]>();
