@@ -63,6 +63,13 @@ export class LookupdError extends NsqLookupError {
   }
 }
 
+/** An operation cut short because its owner was closed, such as `FakeProducerFleet.start()` during `close()`. */
+export class ClosedError extends NsqLookupError {
+  constructor(message: string) {
+    super('NSQ_ERR_CLOSED', message);
+  }
+}
+
 /** A request to lookupd's HTTP API that failed: no answer, an error status, or a body that is not JSON. */
 export class LookupdHttpError extends NsqLookupError {
   constructor(

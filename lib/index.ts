@@ -1,6 +1,7 @@
 export { type HostPort, joinHostPort, splitHostPort } from './address.js';
 export type { LogFn } from './debug.js';
 export {
+  ClosedError,
   ConnectionError,
   type ConnectionErrorCode,
   InvalidArgumentError,
