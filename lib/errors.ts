@@ -63,6 +63,50 @@ export class LookupdError extends NsqLookupError {
   }
 }
 
+/** An operation cut short because its owner was closed, such as `FakeProducerFleet.start()` during `close()`. */
+export class ClosedError extends NsqLookupError {
+  constructor(message: string) {
+    super('NSQ_ERR_CLOSED', message);
+  }
+}
+
+/** A request to lookupd's HTTP API that failed: no answer, an error status, or a body that is not JSON. */
+export class LookupdHttpError extends NsqLookupError {
+  constructor(
+    readonly url: string,
+    readonly status: number | undefined,
+    message: string,
+    options?: { cause?: unknown; code?: 'NSQ_ERR_LOOKUPD_HTTP' | 'NSQ_ERR_LOOKUPD_HTTP_BODY_TOO_LARGE' },
+  ) {
+    super(options?.code ?? 'NSQ_ERR_LOOKUPD_HTTP', `${url}: ${message}`, options);
+  }
+}
+
+/**
+ * A lookupd HTTP answer whose body (declared or received) is larger than the client reads; the
+ * connection is dropped before more than `limit` bytes are held.
+ */
+export class LookupdHttpBodyTooLargeError extends LookupdHttpError {
+  constructor(
+    url: string,
+    status: number,
+    /** The limit, in bytes. */
+    readonly limit: number,
+    /** The client option that sets it. */
+    readonly option: string,
+    /** The Content-Length lookupd declared, when that is how the body was found too large. */
+    readonly declared?: number,
+  ) {
+    super(
+      url,
+      status,
+      `response body ${declared === undefined ? 'is' : `declares ${declared} bytes,`} larger than ` +
+        `${option} (${limit} bytes); raise the client's ${option} option to read it`,
+      { code: 'NSQ_ERR_LOOKUPD_HTTP_BODY_TOO_LARGE' },
+    );
+  }
+}
+
 /** Failures of one connection to a lookupd. `code` says which. */
 export type ConnectionErrorCode =
   | 'NSQ_ERR_CONNECT'

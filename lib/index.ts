@@ -1,6 +1,7 @@
 export { type HostPort, joinHostPort, splitHostPort } from './address.js';
 export type { LogFn } from './debug.js';
 export {
+  ClosedError,
   ConnectionError,
   type ConnectionErrorCode,
   InvalidArgumentError,
@@ -10,7 +11,10 @@ export {
   ProtocolError,
 } from './errors.js';
 export {
+  DEFAULT_MAX_HTTP_BODY_BYTES,
+  LookupdHttpBodyTooLargeError,
   LookupdHttpClient,
+  type LookupdHttpClientOptions,
   LookupdHttpError,
   type LookupProducer,
   type NodeProducer,

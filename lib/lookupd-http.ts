@@ -1,4 +1,6 @@
-import { NsqLookupError } from './errors.js';
+import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from './errors.js';
+
+export { LookupdHttpBodyTooLargeError, LookupdHttpError };
 
 /** A producer as lookupd's `/nodes` lists it. */
 export interface NodeProducer {
@@ -17,28 +19,40 @@ export interface NodeProducer {
 /** A producer as `/lookup` lists it. */
 export type LookupProducer = Omit<NodeProducer, 'tombstones' | 'topics'>;
 
-export class LookupdHttpError extends NsqLookupError {
-  constructor(
-    readonly url: string,
-    readonly status: number | undefined,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('NSQ_ERR_LOOKUPD_HTTP', `${url}: ${message}`, options);
-  }
+export interface LookupdHttpClientOptions {
+  /** Deadline of each request, body included, in ms (default 5000). */
+  timeoutMs?: number;
+  /**
+   * Largest response body read, in bytes (default 256 MiB, room for a `/debug` of millions of
+   * registrations). A larger body fails with {@link LookupdHttpBodyTooLargeError} and is not buffered.
+   */
+  maxBodyBytes?: number;
 }
+
+export const DEFAULT_MAX_HTTP_BODY_BYTES = 256 * 1024 * 1024;
 
 /** The read side of lookupd's HTTP API, as consumers and tools use it. */
 export class LookupdHttpClient {
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+
+  /** `options` may be a number, the `timeoutMs`, as in earlier versions. */
   constructor(
     readonly httpAddress: string,
-    readonly timeoutMs = 5000,
-  ) {}
+    options: LookupdHttpClientOptions | number = {},
+  ) {
+    const { timeoutMs = 5000, maxBodyBytes = DEFAULT_MAX_HTTP_BODY_BYTES } =
+      typeof options === 'number' ? { timeoutMs: options } : options;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
+      throw new InvalidArgumentError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
+    this.timeoutMs = timeoutMs;
+    this.maxBodyBytes = maxBodyBytes;
+  }
 
   /** `GET /ping`: true when lookupd answers 200 `OK`. */
   async ping(): Promise<boolean> {
     const response = await this.#get('/ping');
-    return response.status === 200 && (await response.text()) === 'OK';
+    return response.status === 200 && (await this.#body('/ping', response)) === 'OK';
   }
 
   async nodes(): Promise<NodeProducer[]> {
@@ -73,9 +87,9 @@ export class LookupdHttpClient {
 
   async #parse<T>(path: string, response: Response): Promise<T> {
     const url = this.#url(path);
-    const text = await response.text();
+    const text = await this.#body(path, response);
     if (response.status !== 200)
-      throw new LookupdHttpError(url, response.status, `HTTP ${response.status} ${text}`);
+      throw new LookupdHttpError(url, response.status, `HTTP ${response.status} ${text.slice(0, 200)}`);
     try {
       return JSON.parse(text) as T;
     } catch (cause) {
@@ -93,6 +107,51 @@ export class LookupdHttpClient {
     } catch (cause) {
       throw new LookupdHttpError(url, undefined, `request failed: ${(cause as Error).message}`, { cause });
     }
+  }
+
+  /**
+   * The body as text (UTF-8, as `Response.text()` decodes it), read as a stream so that no more than
+   * `maxBodyBytes` are ever held: a larger body, declared or not, drops the connection and throws.
+   */
+  async #body(path: string, response: Response): Promise<string> {
+    const url = this.#url(path);
+    const limit = this.maxBodyBytes;
+    const tooLarge = (declared?: number) =>
+      new LookupdHttpBodyTooLargeError(url, response.status, limit, 'maxBodyBytes', declared);
+    if (!response.body) return '';
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (declared > limit) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge(declared);
+    }
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } catch (cause) {
+      if (cause instanceof LookupdHttpError) throw cause;
+      throw new LookupdHttpError(
+        url,
+        response.status,
+        `reading the body failed: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
+    } finally {
+      reader.releaseLock();
+    }
+    return new TextDecoder().decode(Buffer.concat(chunks, size));
   }
 
   #url(path: string): string {

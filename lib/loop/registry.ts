@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { describeValue } from '../describe-value.js';
 import { InvalidNameError, NsqLookupError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../protocol/names.js';
@@ -184,26 +185,26 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (file.version !== FILE_VERSION) {
       throw new RegistryFileError(
         path,
-        `unsupported version ${String(file.version)} (this build reads ${FILE_VERSION})`,
+        `unsupported version ${describeValue(file.version)} (this build reads ${FILE_VERSION})`,
       );
     }
-    if (!Array.isArray(file.topics)) throw new RegistryFileError(path, 'topics is not a list');
+    if (!Array.isArray(file.topics))
+      throw new RegistryFileError(path, `topics is not a list: ${describeValue(file.topics)}`);
     // Validate everything before building, so a bad entry never leaves a half-loaded registry behind.
+    // Only known fields are read and copied: whatever else the file holds (64-bit integers, decoded as
+    // BigInt, or reference cycles) never reaches the caller.
     const registrations: Registration[] = [];
     for (const entry of file.topics as unknown[]) {
       const topic = entry as { name?: unknown; channels?: unknown } | null;
       if (!topic || typeof topic.name !== 'string' || !isValidTopicName(topic.name)) {
-        throw new RegistryFileError(path, `invalid topic entry ${JSON.stringify(entry)}`);
+        throw new RegistryFileError(path, `invalid topic entry ${describeValue(entry)}`);
       }
       if (!Array.isArray(topic.channels))
         throw new RegistryFileError(path, `topic ${topic.name}: channels is not a list`);
       registrations.push({ topic: topic.name });
       for (const channel of topic.channels as unknown[]) {
         if (typeof channel !== 'string' || !isValidChannelName(channel)) {
-          throw new RegistryFileError(
-            path,
-            `topic ${topic.name}: invalid channel ${JSON.stringify(channel)}`,
-          );
+          throw new RegistryFileError(path, `topic ${topic.name}: invalid channel ${describeValue(channel)}`);
         }
         registrations.push({ topic: topic.name, channel });
       }

@@ -1,5 +1,5 @@
 import { type LogFn, logger } from '../debug.js';
-import { InvalidArgumentError } from '../errors.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
 import { type Registration, Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
@@ -126,6 +126,10 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   #churnOperations = 0;
   #churnTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The running start(), settled or not; close() waits for it to settle. */
+  #starting: Promise<void> | undefined;
+  /** Ends the wait for each producer's first outcome; close() calls them all. */
+  readonly #awaitingFirstOutcome = new Set<() => void>();
   #random: () => number;
 
   constructor(options: FakeProducersOptions) {
@@ -146,8 +150,15 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   /**
    * Starts every producer, at most `connectConcurrency` connecting at once, and resolves when each has
    * connected to every lookupd or failed a first attempt (failed ones keep retrying in the background).
+   * Rejects with a {@link ClosedError} if the fleet is closed before that (or was already).
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedWhileStarting());
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const concurrency = integer(this.#options.connectConcurrency ?? 200, 'connectConcurrency', 1);
     let next = 0;
     let lastProgress = 0;
@@ -155,6 +166,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       while (!this.#closed && next < this.specs.length) {
         const index = next++;
         await this.#startProducer(index);
+        if (this.#closed) return;
         // status() walks every producer: report at most every 100 ms, and the last one.
         const now = performance.now();
         const last = this.#loops.length === this.specs.length;
@@ -165,7 +177,14 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, this.specs.length) }, worker));
+    if (this.#closed) throw this.#closedWhileStarting();
     this.#startChurn();
+  }
+
+  #closedWhileStarting(): ClosedError {
+    return new ClosedError(
+      `fake producer fleet closed while starting (${this.#loops.length} of ${this.specs.length} producers started)`,
+    );
   }
 
   status(): FleetStatus {
@@ -203,7 +222,11 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     this.#closed = true;
     if (this.#churnTimer) clearInterval(this.#churnTimer);
     this.#churnTimer = undefined;
+    // A closed loop reports no outcome for a connection it abandons: stop waiting for one.
+    for (const stopWaiting of [...this.#awaitingFirstOutcome]) stopWaiting();
     await Promise.all(this.#loops.map((loop) => loop.close()));
+    // So that start() has settled (rejected) by the time close() resolves.
+    await this.#starting?.catch(() => undefined);
   }
 
   async #startProducer(index: number): Promise<void> {
@@ -225,22 +248,24 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       this.#errors++;
       this.emit('error', index, address, error);
     });
-    // A first outcome per lookupd: connected, or a failed attempt (the loop keeps retrying).
-    const outcomes = this.#options.addresses.map(
-      (address) =>
-        new Promise<void>((resolve) => {
-          const done = (which: string) => {
-            if (which !== address) return;
-            loop.off('connect', done);
-            loop.off('error', done);
-            resolve();
-          };
-          loop.on('connect', done);
-          loop.on('error', done);
-        }),
-    );
-    loop.start();
-    await Promise.all(outcomes);
+    // A first outcome per lookupd: connected, or a failed attempt (the loop keeps retrying); or close().
+    const remaining = new Set(this.#options.addresses);
+    await new Promise<void>((resolve) => {
+      const stopWaiting = () => {
+        loop.off('connect', outcome);
+        loop.off('error', outcome);
+        this.#awaitingFirstOutcome.delete(stopWaiting);
+        resolve();
+      };
+      const outcome = (address: string) => {
+        remaining.delete(address);
+        if (remaining.size === 0) stopWaiting();
+      };
+      loop.on('connect', outcome);
+      loop.on('error', outcome);
+      this.#awaitingFirstOutcome.add(stopWaiting);
+      loop.start();
+    });
   }
 
   #startChurn(): void {

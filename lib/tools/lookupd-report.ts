@@ -1,4 +1,4 @@
-import { LookupdHttpClient } from '../lookupd-http.js';
+import { LookupdHttpClient, type LookupdHttpClientOptions } from '../lookupd-http.js';
 import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from '../loop/broadcast-check.js';
 
 /** One producer as one or more lookupds see it. */
@@ -62,6 +62,8 @@ export interface ReportOptions {
   /** Heartbeat age above which a producer counts as stale, in ms; default 60 s (nsqd PINGs every 15 s). */
   staleAfterMs?: number;
   timeoutMs?: number;
+  /** Largest HTTP body read from a lookupd (default 256 MiB); see {@link LookupdHttpClientOptions}. */
+  maxBodyBytes?: number;
   resolve?: Resolver;
   now?: () => number;
 }
@@ -102,7 +104,10 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
   const producersByLookupd = new Map<string, Set<string>>();
 
   for (const httpAddress of options.httpAddresses) {
-    const client = new LookupdHttpClient(httpAddress, options.timeoutMs ?? 5000);
+    const client = new LookupdHttpClient(httpAddress, {
+      timeoutMs: options.timeoutMs ?? 5000,
+      maxBodyBytes: options.maxBodyBytes,
+    });
     let debug: Record<string, DebugProducer[]>;
     let topics: string[];
     const channelsByTopic = new Map<string, string[]>();

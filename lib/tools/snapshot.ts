@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
+import { describeValue } from '../describe-value.js';
 import { NsqLookupError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
-import { LookupdHttpClient } from '../lookupd-http.js';
+import { LookupdHttpClient, type LookupdHttpClientOptions } from '../lookupd-http.js';
 import type { Registration } from '../loop/registry.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { FakeProducerSpec } from './fake-producers.js';
@@ -45,10 +46,13 @@ export class SnapshotFileError extends NsqLookupError {
 /**
  * Reads a live lookupd's topology over HTTP (`/nodes`, then `/channels` per topic). lookupd's HTTP API
  * does not say which producer registered which channel, so each producer is given every channel
- * lookupd lists for each of its topics.
+ * lookupd lists for each of its topics. `options` is the HTTP client's, or its timeout in ms.
  */
-export async function captureSnapshot(httpAddress: string, timeoutMs = 5000): Promise<TopologySnapshot> {
-  const client = new LookupdHttpClient(httpAddress, timeoutMs);
+export async function captureSnapshot(
+  httpAddress: string,
+  options: LookupdHttpClientOptions | number = 5000,
+): Promise<TopologySnapshot> {
+  const client = new LookupdHttpClient(httpAddress, options);
   const nodes = await client.nodes();
   const topicNames = new Set(nodes.flatMap((node) => node.topics));
   const channelsByTopic = new Map<string, string[]>();
@@ -75,7 +79,11 @@ export function encodeSnapshot(snapshot: TopologySnapshot): Buffer {
   return pack(snapshot);
 }
 
-/** Parses and validates snapshot bytes; anything unexpected is a {@link SnapshotFileError}. */
+/**
+ * Parses and validates snapshot bytes; anything unexpected is a {@link SnapshotFileError}. The result
+ * is built from the known fields only: whatever else the file holds (64-bit integers, decoded as
+ * BigInt, or reference cycles, which JSON cannot hold) never reaches the caller.
+ */
 export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapshot {
   let raw: unknown;
   try {
@@ -96,7 +104,7 @@ export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapsh
   if (snapshot.version !== SNAPSHOT_VERSION) {
     throw new SnapshotFileError(
       path,
-      `unsupported version ${String(snapshot.version)} (this build reads ${SNAPSHOT_VERSION})`,
+      `unsupported version ${describeValue(snapshot.version)} (this build reads ${SNAPSHOT_VERSION})`,
     );
   }
   if (
@@ -106,33 +114,59 @@ export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapsh
   ) {
     throw new SnapshotFileError(path, 'missing savedAt, source or producers');
   }
-  for (const [i, producer] of snapshot.producers.entries())
-    validateProducer(producer, `producers[${i}]`, path);
-  return snapshot as TopologySnapshot;
+  return {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    savedAt: snapshot.savedAt,
+    source: snapshot.source,
+    producers: (snapshot.producers as unknown[]).map((producer, i) =>
+      validateProducer(producer, `producers[${i}]`, path),
+    ),
+  };
 }
 
-function validateProducer(producer: SnapshotProducer, where: string, path: string): void {
-  const fail = (what: string) => {
+function validateProducer(raw: unknown, where: string, path: string): SnapshotProducer {
+  const fail = (what: string): never => {
     throw new SnapshotFileError(path, `${where}: ${what}`);
   };
-  if (producer === null || typeof producer !== 'object') fail('not an object');
-  for (const key of ['hostname', 'broadcastAddress', 'version', 'topologyZone', 'topologyRegion'] as const) {
-    if (typeof producer[key] !== 'string') fail(`${key} is not a string`);
-  }
-  for (const key of ['tcpPort', 'httpPort'] as const) {
-    if (!Number.isInteger(producer[key]) || producer[key] < 0 || producer[key] > 65535)
-      fail(`${key} is not a port`);
-  }
-  if (!Array.isArray(producer.topics)) fail('topics is not a list');
-  for (const topic of producer.topics) {
-    if (!topic || !isValidTopicName(topic.name)) fail(`invalid topic ${JSON.stringify(topic)}`);
-    if (
-      !Array.isArray(topic.channels) ||
-      !topic.channels.every((c) => typeof c === 'string' && isValidChannelName(c))
-    ) {
-      fail(`topic ${topic.name}: invalid channels`);
+  if (raw === null || typeof raw !== 'object') fail(`not an object: ${describeValue(raw)}`);
+  const producer = raw as Record<string, unknown>;
+  const string = (key: keyof SnapshotProducer): string => {
+    const value = producer[key];
+    return typeof value === 'string' ? value : fail(`${key} is not a string: ${describeValue(value)}`);
+  };
+  const port = (key: keyof SnapshotProducer): number => {
+    const value = producer[key];
+    return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535
+      ? (value as number)
+      : fail(`${key} is not a port: ${describeValue(value)}`);
+  };
+  const result: SnapshotProducer = {
+    hostname: string('hostname'),
+    broadcastAddress: string('broadcastAddress'),
+    tcpPort: port('tcpPort'),
+    httpPort: port('httpPort'),
+    version: string('version'),
+    topologyZone: string('topologyZone'),
+    topologyRegion: string('topologyRegion'),
+    topics: [],
+  };
+  if (!Array.isArray(producer.topics)) fail(`topics is not a list: ${describeValue(producer.topics)}`);
+  for (const entry of producer.topics as unknown[]) {
+    const topic = entry as { name?: unknown; channels?: unknown } | null;
+    if (!topic || typeof topic.name !== 'string' || !isValidTopicName(topic.name))
+      fail(`invalid topic ${describeValue(entry)}`);
+    const name = topic!.name as string;
+    if (!Array.isArray(topic!.channels)) fail(`topic ${name}: channels is not a list`);
+    const channels: string[] = [];
+    for (const channel of topic!.channels as unknown[]) {
+      if (typeof channel !== 'string' || !isValidChannelName(channel))
+        fail(`topic ${name}: invalid channel ${describeValue(channel)}`);
+      channels.push(channel as string);
     }
+    result.topics.push({ name, channels });
   }
+  return result;
 }
 
 export async function saveSnapshot(snapshot: TopologySnapshot, path: string): Promise<void> {
