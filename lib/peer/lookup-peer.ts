@@ -34,7 +34,12 @@ export interface LookupPeerOptions {
   onConnect?: (peer: LookupPeer) => unknown;
   /** Time allowed for the TCP handshake, in ms (nsqd: 1000). */
   dialTimeoutMs?: number;
-  /** While responses are owed, the longest silence before the connection is declared dead, in ms (nsqd: 1000). */
+  /**
+   * Time each answer has to arrive whole, in ms, counted from when it becomes the next one due (sent
+   * with nothing else owed, or the answer before it complete), partial bytes notwithstanding (nsqd:
+   * 1000). On expiry every pending command rejects with `NSQ_ERR_READ_TIMEOUT` and the connection is
+   * dropped; a pipeline of n commands takes at most n times this long.
+   */
   readTimeoutMs?: number;
   /** Largest response body accepted, in bytes (nsqd's `--max-body-size`, default 5 MiB). */
   maxBodySize?: number;
