@@ -62,7 +62,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     return { s, release };
   }
 
-  it('times out on silence, not on total time: every answer restarts readTimeoutMs', async () => {
+  it('times a pipeline per answer, not in total: each answer restarts readTimeoutMs for the next', async () => {
     const { s, release } = await gatedServer();
     const p = new LookupPeer(s.address, { readTimeoutMs: 1000 });
     cleanup(() => p.close());
