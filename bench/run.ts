@@ -1,19 +1,23 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,lookupd` a subset. Against the embedded lookupd, and the real nsqlookupd too when
- * NSQLOOKUPD_BIN is set.
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,stalled,lookupd` a
+ * subset. Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { cpus } from 'node:os';
 import { promisify } from 'node:util';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { LookupLoop } from '../lib/loop/lookup-loop.js';
 import { Registry } from '../lib/loop/registry.js';
 import { LookupPeer } from '../lib/peer/lookup-peer.js';
+import { DEFAULT_MAX_BODY_SIZE } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
+import { ClientSockets } from '../spec/support/client-sockets.js';
 import { producerRegistrations } from '../spec/support/lookupd-view.js';
 import { startNsqProcess } from '../spec/support/oracle.js';
 import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../spec/support/targets.js';
@@ -365,11 +369,96 @@ function benchCodec(): void {
   });
 }
 
+/**
+ * 7. Buffer memory held by peers whose lookupd announced a 5 MiB answer and sent a few bytes of it, in
+ * two reads (the size prefix, then the bytes), then stalled: process.memoryUsage().arrayBuffers after
+ * a GC, against the same peers connected and idle. The server runs in this process: it holds nothing
+ * but its sockets.
+ */
+async function benchStalledPeers(): Promise<void> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const arrayBuffers = () => {
+    gc();
+    gc();
+    return process.memoryUsage().arrayBuffers;
+  };
+  const peerCount = 300;
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(DEFAULT_MAX_BODY_SIZE);
+  const rest = Buffer.from('abc');
+  const held: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const clients = new ClientSockets();
+    const accepted: net.Socket[] = [];
+    const stalled: Promise<void>[] = [];
+    let allAnswering!: () => void;
+    const answering = new Promise<void>((resolve) => {
+      allAnswering = resolve;
+    });
+    const server = net.createServer((socket) => {
+      accepted.push(socket);
+      socket.on('error', () => {});
+      let seen = '';
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        if (!seen.includes('PING\n')) return;
+        seen = '';
+        socket.write(prefix);
+        stalled.push(
+          clients.received(socket, prefix.length).then(async () => {
+            socket.write(rest);
+            await clients.received(socket, prefix.length + rest.length);
+          }),
+        );
+        if (stalled.length === peerCount) allAnswering();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const peers = Array.from(
+      { length: peerCount },
+      () => new LookupPeer(address, { readTimeoutMs: 600_000, dialTimeoutMs: 10_000 }),
+    );
+    await Promise.all(peers.map((p) => p.connect()));
+    const idle = arrayBuffers();
+    const pings = peers.map((p) => p.ping().catch(() => {}));
+    await answering;
+    await Promise.all(stalled);
+    held.push(arrayBuffers() - idle);
+    clients.uninstall();
+    for (const socket of accepted) socket.destroy();
+    await Promise.all([...pings, ...peers.map((p) => p.close())]);
+    await new Promise((resolve) => server.close(resolve));
+  }
+  const perPeer = held.map((bytes) => bytes / peerCount);
+  const received = prefix.length + rest.length;
+  rows.push({
+    group: `stalled peers (${peerCount}, 5 MiB declared, ${received} B sent)`,
+    measure: 'buffer memory held, all peers (arrayBuffers)',
+    value: summarize(held.map((bytes) => bytes / 1024)),
+    unit: 'KiB',
+  });
+  rows.push({
+    group: `stalled peers (${peerCount}, 5 MiB declared, ${received} B sent)`,
+    measure: 'buffer memory held per peer',
+    value: summarize(perPeer),
+    unit: 'B',
+    goal: 'proportional to bytes received: < 4 KiB/peer',
+    goalMet: summarize(perPeer).median < 4096,
+  });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const wanted = (name: string) => !ONLY || ONLY.includes(name);
   log(`nsqd-lookup bench: ${ROUNDS} rounds; targets: ${BENCH_TARGETS.map((t) => t.name).join(', ')}`);
   if (wanted('codec')) benchCodec();
+  if (wanted('stalled')) {
+    log('- stalled peers');
+    await benchStalledPeers();
+  }
   for (const target of BENCH_TARGETS) {
     const groups: Array<[string, () => Promise<void>]> = [
       ['re-register', () => benchReregister(target)],

@@ -51,7 +51,14 @@ export class Connection {
   #owed = 0;
   #outbox: Buffer[] = [];
   #flushScheduled = false;
-  #readTimer: NodeJS.Timeout | undefined;
+  /**
+   * The deadline of the answer at the head of the queue: restarted only when an answer becomes the
+   * next one due (sent with nothing owed, or its predecessor complete), never by partial bytes, so a
+   * trickling lookupd cannot stretch it and a pipeline of n answers takes at most n x readTimeoutMs.
+   */
+  #answerDeadline: NodeJS.Timeout | undefined;
+  /** Answers matched so far, to tell whether a chunk completed one. */
+  #answered = 0;
   #failure: Error | undefined;
   readonly #closed: Promise<Error>;
   #resolveClosed!: (error: Error) => void;
@@ -157,7 +164,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       this.#pending.push({ resolve, reject, remaining: count, onAnswer });
       this.#owed += count;
-      if (this.#owed === count) this.#armReadTimer();
+      if (this.#owed === count) this.#startAnswerDeadline();
       this.#enqueue(commands);
     });
   }
@@ -201,6 +208,7 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#failure) return;
+    const answeredBefore = this.#answered;
     try {
       this.#decoder.parse(chunk, (body) => this.#onFrame(body));
     } catch (error) {
@@ -210,8 +218,8 @@ export class Connection {
       return;
     }
     if (this.#failure) return;
-    if (this.inFlight > 0) this.#armReadTimer();
-    else this.#disarmReadTimer();
+    if (this.#owed === 0) this.#stopAnswerDeadline();
+    else if (this.#answered !== answeredBefore) this.#startAnswerDeadline();
   }
 
   #onFrame(body: Buffer): void {
@@ -221,6 +229,7 @@ export class Connection {
       throw new ProtocolError(`unsolicited response frame ${JSON.stringify(body.toString('utf8', 0, 100))}`);
     }
     this.#owed--;
+    this.#answered++;
     const error = isErrorBody(body) ? LookupdError.parse(body, this.address) : null;
     if (!error && pending.remaining > 1) {
       pending.remaining--;
@@ -245,30 +254,39 @@ export class Connection {
     pending.resolve(Buffer.from(body));
   }
 
-  #armReadTimer(): void {
-    const timeoutMs = this.#options.readTimeoutMs;
-    if (this.#readTimer) {
-      this.#readTimer.refresh();
+  /** A new answer is due: it has readTimeoutMs from now to be complete. */
+  #startAnswerDeadline(): void {
+    if (this.#answerDeadline) {
+      this.#answerDeadline.refresh();
       return;
     }
-    this.#readTimer = setTimeout(() => {
-      this.#readTimer = undefined;
-      if (this.#failure || this.inFlight === 0) return;
-      this.#options.log('%s: no response for %d ms with %d owed', this.address, timeoutMs, this.inFlight);
+    const timeoutMs = this.#options.readTimeoutMs;
+    this.#answerDeadline = setTimeout(() => {
+      this.#answerDeadline = undefined;
+      if (this.#failure || this.#owed === 0) return;
+      const partial = this.#decoder.bufferedBytes;
+      this.#options.log(
+        '%s: answer not complete within %d ms (%d bytes of it in), %d owed',
+        this.address,
+        timeoutMs,
+        partial,
+        this.#owed,
+      );
       this.destroy(
         new ConnectionError(
           'NSQ_ERR_READ_TIMEOUT',
           this.address,
-          `no response for ${timeoutMs} ms (readTimeoutMs) with ${this.inFlight} command(s) owed`,
+          `no complete answer within ${timeoutMs} ms (readTimeoutMs) with ${this.#owed} command(s) owed` +
+            (partial > 0 ? `; ${partial} byte(s) of the next answer received` : ''),
         ),
       );
     }, timeoutMs);
-    this.#readTimer.unref();
+    this.#answerDeadline.unref();
   }
 
-  #disarmReadTimer(): void {
-    if (this.#readTimer) clearTimeout(this.#readTimer);
-    this.#readTimer = undefined;
+  #stopAnswerDeadline(): void {
+    if (this.#answerDeadline) clearTimeout(this.#answerDeadline);
+    this.#answerDeadline = undefined;
   }
 
   #onSocketError(error: NodeJS.ErrnoException): void {
@@ -292,7 +310,7 @@ export class Connection {
   #fail(error: Error): void {
     if (this.#failure) return;
     this.#failure = error;
-    this.#disarmReadTimer();
+    this.#stopAnswerDeadline();
     this.#outbox = [];
     this.#options.onFailure?.(error);
     const pending = this.#pending.slice(this.#pendingHead);

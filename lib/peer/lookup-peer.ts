@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname as osHostname } from 'node:os';
 import { splitHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_BODY_SIZE, MAGIC_V1 } from '../protocol/constants.js';
 import {
   encodeIdentify,
@@ -29,12 +29,20 @@ export interface LookupPeerOptions {
   /**
    * The connect callback, run after every (re)connect once the magic is written and before any command
    * that was waiting for the connection. Commands it issues on `peer` go first, in the order issued.
-   * If it throws or rejects, the connection is dropped and the waiting commands reject.
+   * If it throws or rejects, the connection is dropped and the waiting commands reject: with the
+   * connection's own failure if it failed (an `E_*` answer, a timeout, a malformed IDENTIFY answer),
+   * else with `NSQ_ERR_CONNECT_CALLBACK` (`NSQ_ERR_PROTOCOL` for a {@link ProtocolError}), the thrown
+   * value as its cause.
    */
   onConnect?: (peer: LookupPeer) => unknown;
   /** Time allowed for the TCP handshake, in ms (nsqd: 1000). */
   dialTimeoutMs?: number;
-  /** While responses are owed, the longest silence before the connection is declared dead, in ms (nsqd: 1000). */
+  /**
+   * Time each answer has to arrive whole, in ms, counted from when it becomes the next one due (sent
+   * with nothing else owed, or the answer before it complete), partial bytes notwithstanding (nsqd:
+   * 1000). On expiry every pending command rejects with `NSQ_ERR_READ_TIMEOUT` and the connection is
+   * dropped; a pipeline of n commands takes at most n times this long.
+   */
   readTimeoutMs?: number;
   /** Largest response body accepted, in bytes (nsqd's `--max-body-size`, default 5 MiB). */
   maxBodySize?: number;
@@ -142,11 +150,22 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
 
   /**
    * IDENTIFY with `info` (JSON keys and order as nsqd writes them; `hostname` defaults to this host's).
-   * Resolves to lookupd's own info, also kept as {@link info}.
+   * Resolves to lookupd's own info, also kept as {@link info}. An answer that is not lookupd's info (not
+   * a JSON object, a field of the wrong type) is a protocol failure like a bad frame: the connection is
+   * dropped with an `NSQ_ERR_PROTOCOL` {@link ConnectionError}, the {@link ProtocolError} as its cause.
    */
   async identify(info: IdentifyInfo): Promise<LookupdInfo> {
     const body = await this.command(encodeIdentify({ ...info, hostname: info.hostname ?? osHostname() }));
-    this.info = parseIdentifyResponse(body, this.address);
+    try {
+      this.info = parseIdentifyResponse(body, this.address);
+    } catch (cause) {
+      if (!(cause instanceof ProtocolError)) throw cause;
+      const error = new ConnectionError('NSQ_ERR_PROTOCOL', this.address, cause.message, { cause });
+      // The connection that answered: replacing it takes a dial, which cannot have completed between
+      // the answer and this continuation.
+      this.#connection?.destroy(error);
+      throw error;
+    }
     return this.info;
   }
 
@@ -208,12 +227,17 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
             await onConnect(this);
           } catch (cause) {
             if (current.failed) throw cause;
-            const error = new ConnectionError(
-              'NSQ_ERR_CONNECT_CALLBACK',
-              this.address,
-              `connect callback failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-              { cause },
-            );
+            // A protocol error keeps its code (lookupd sent what the callback could not use); anything
+            // else is the callback's own failure.
+            const error =
+              cause instanceof ProtocolError
+                ? new ConnectionError('NSQ_ERR_PROTOCOL', this.address, cause.message, { cause })
+                : new ConnectionError(
+                    'NSQ_ERR_CONNECT_CALLBACK',
+                    this.address,
+                    `connect callback failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+                    { cause },
+                  );
             current.destroy(error);
             throw error;
           }

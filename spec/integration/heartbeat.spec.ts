@@ -6,9 +6,13 @@ import {
   type HeartbeatOutage,
   type HeartbeatSample,
 } from '../../lib/tools/heartbeat.js';
+import { ClientSockets } from '../support/client-sockets.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
 import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { ScriptedServer } from '../support/scripted-server.js';
+import { int32be } from '../support/wire-builder.js';
 
 /** Resolves with the samples of `target` once `n` of them satisfy `accept`. */
 function samples(
@@ -205,7 +209,7 @@ describe('Heartbeat (library)', () => {
     hb.on('sample', (_t, s) => sampled.push(s));
     hb.start();
     const timedOut = await samples(hb, target, 2, failedWith('NSQ_ERR_READ_TIMEOUT'));
-    assert.match((timedOut[0] as { error: Error }).error.message, /no response for 50 ms/);
+    assert.match((timedOut[0] as { error: Error }).error.message, /no complete answer within 50 ms/);
     // Each timeout drops the connection, so every retry dials again.
     await new Promise<void>((resolve) => {
       if (server.connections >= 3) resolve();
@@ -221,6 +225,51 @@ describe('Heartbeat (library)', () => {
     await server.close();
     assert.deepEqual(await leaks.stop(), []);
     assert.equal(sampled.length, count, 'no sample after close()');
+  });
+
+  it('--count 3 --timeout 1s ends against a lookupd that trickles its PING answers (fake clock)', async () => {
+    const server = await ScriptedServer.start({ handlers: { PING: () => {} } });
+    cleanups.push(() => server.stop());
+    const clients = new ClientSockets();
+    cleanups.push(async () => clients.uninstall());
+    const clock = new FakeClock();
+    cleanups.push(async () => clock.uninstall());
+    clock.install();
+    const hb = heartbeat({ tcpAddresses: [server.address], count: 3, timeoutMs: 1000 });
+    const sampled: HeartbeatSample[] = [];
+    hb.on('sample', (_t, s) => sampled.push(s));
+    let ended = false;
+    void hb.finished().then(() => (ended = true));
+    hb.start();
+    // A body of 1 MiB announced, then one byte every 400 ms: it would take 17 fake days to finish.
+    const trickle = Buffer.concat([int32be(1024 * 1024), Buffer.alloc(16, 'x')]);
+    const turn = async () => {
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    for (let probe = 1; probe <= 3; probe++) {
+      // The first probe is due at once, a retry after at most intervalMs.
+      clock.advance(probe === 1 ? 1 : 1000);
+      await server.until(() => server.commands('PING').length === probe, `PING ${probe}`);
+      const c = server.connections[probe - 1]!;
+      const pingedAt = clock.now;
+      let sent = 0;
+      while (sampled.length < probe && sent < trickle.length) {
+        c.write(trickle.subarray(sent, sent + 1));
+        sent++;
+        await clients.received(c.socket, sent);
+        clock.advance(400);
+        await turn();
+      }
+      assert.equal(sampled.length, probe, `probe ${probe} ended while its answer was still trickling`);
+      assert.equal(codeOf(sampled[probe - 1]), 'NSQ_ERR_READ_TIMEOUT');
+      assert.equal(sent, 3, 'bytes at +0, +400 and +800 ms did not push the deadline past +1000 ms');
+      assert.equal(clock.now - pingedAt, 1200);
+    }
+    await hb.finished();
+    assert.equal(ended, true);
+    assert.equal(hb.stats()[0]?.probes, 3);
+    assert.equal(hb.stats()[0]?.state, 'down');
+    assert.equal(server.connections.length, 3, 'each timed-out probe dropped its connection');
   });
 
   it('close() is idempotent, resolves finished() and stops a heartbeat that never started', async () => {

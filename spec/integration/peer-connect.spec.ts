@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { ConnectionError, LookupdError } from '../../lib/errors.js';
+import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { type IdentifyInfo, identifyJson } from '../../lib/protocol/index.js';
 import { nsqdTrace } from '../support/fixtures.js';
@@ -356,6 +356,84 @@ describe('LookupPeer: connecting', () => {
         s.received.map((c) => c.line),
         ['IDENTIFY'],
       );
+    });
+
+    const malformed: [string, string][] = [
+      ['not JSON', '{"tcp_port":'],
+      ['a JSON array', '[1,2]'],
+      ['JSON null', 'null'],
+      ['a JSON string', '"scripted-host"'],
+      ['a field of the wrong type', '{"tcp_port":"4160","version":"1.3.0"}'],
+    ];
+    // Read through a call: assert.equal(p.info, undefined) narrows p.info for the rest of a test.
+    const infoOf = (p: LookupPeer) => p.info;
+    for (const [what, body] of malformed) {
+      it(`a malformed IDENTIFY answer (${what}) is NSQ_ERR_PROTOCOL; the connection is dropped`, async () => {
+        let identifies = 0;
+        const s = await server({
+          handlers: {
+            IDENTIFY: (_, c) => {
+              identifies++;
+              c.reply(identifies === 1 ? body : JSON.stringify(s.info));
+            },
+          },
+        });
+        const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+        const events = recordEvents(p);
+        const outcomes = await Promise.all([settle(p.register('a')), settle(p.ping()), settle(p.connect())]);
+        for (const outcome of outcomes) {
+          const error = assertConnectionError(outcome, 'NSQ_ERR_PROTOCOL', s.address);
+          assert.ok(error.cause instanceof ProtocolError, `cause: ${String(error.cause)}`);
+          assert.match(error.message, /IDENTIFY answer/);
+        }
+        assert.equal(p.state, 'disconnected');
+        assert.equal(p.info, undefined);
+        await s.connections[0]!.closed;
+        assert.deepEqual(
+          s.received.map((c) => c.line),
+          ['IDENTIFY'],
+          'queued commands never reach the wire',
+        );
+        await p.ping();
+        assert.equal(infoOf(p)?.tcpPort, s.port, 'the next connection identifies again');
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(events, [
+          'disconnected->connecting',
+          'connecting->disconnected',
+          'disconnect:NSQ_ERR_PROTOCOL',
+          'disconnected->connecting',
+          'connecting->connected',
+          'connect',
+        ]);
+      });
+    }
+
+    it('identify() outside the callback: a malformed answer is NSQ_ERR_PROTOCOL and drops the connection', async () => {
+      const s = await server({ handlers: { IDENTIFY: (_, c) => c.reply('[]') } });
+      const p = peer(s.address);
+      await p.ping();
+      const disconnected = nextEvent(p, 'disconnect');
+      const error = assertConnectionError(await settle(p.identify(INFO)), 'NSQ_ERR_PROTOCOL', s.address);
+      assert.ok(error.cause instanceof ProtocolError);
+      const [reason] = await disconnected;
+      assert.equal(reason, error);
+      assert.equal(p.state, 'disconnected');
+      assert.equal(p.info, undefined);
+      await s.connections[0]!.closed;
+    });
+
+    it('keeps the code of a protocol error the callback throws; other failures stay NSQ_ERR_CONNECT_CALLBACK', async () => {
+      const s = await server();
+      const thrown = new ProtocolError('lookupd sent something this callback cannot use');
+      const p = peer(s.address, {
+        onConnect: async () => {
+          throw thrown;
+        },
+      });
+      const error = assertConnectionError(await settle(p.ping()), 'NSQ_ERR_PROTOCOL', s.address);
+      assert.equal(error.cause, thrown);
+      assert.match(error.message, /cannot use/);
+      assert.equal(p.state, 'disconnected');
     });
 
     it('rejects with NSQ_ERR_CONNECT_CALLBACK when the callback throws synchronously', async () => {

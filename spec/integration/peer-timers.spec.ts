@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
+import { encodeRegistrations } from '../../lib/protocol/encoder.js';
+import { ClientSockets } from '../support/client-sockets.js';
 import { FakeClock } from '../support/fake-clock.js';
 import {
   assertConnectionError,
@@ -11,6 +13,7 @@ import {
 } from '../support/harness.js';
 import { ScriptedServer } from '../support/scripted-server.js';
 import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { frame, int32be } from '../support/wire-builder.js';
 
 /** Whether a promise has settled, after letting pending I/O callbacks and microtasks run. */
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
@@ -59,7 +62,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     return { s, release };
   }
 
-  it('times out on silence, not on total time: every answer restarts readTimeoutMs', async () => {
+  it('times a pipeline per answer, not in total: each answer restarts readTimeoutMs for the next', async () => {
     const { s, release } = await gatedServer();
     const p = new LookupPeer(s.address, { readTimeoutMs: 1000 });
     cleanup(() => p.close());
@@ -81,6 +84,107 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     clock.advance(1);
     const error = assertConnectionError(await silent, 'NSQ_ERR_READ_TIMEOUT', s.address);
     assert.match(error.message, /1000 ms \(readTimeoutMs\) with 1 command\(s\) owed/);
+  });
+
+  describe('the answer deadline: readTimeoutMs from becoming the next answer due', () => {
+    let clients: ClientSockets;
+
+    beforeEach(() => {
+      clients = new ClientSockets();
+      cleanup(() => clients.uninstall());
+    });
+
+    /** A server that answers nothing by itself: the test writes every byte. */
+    async function mutedServer() {
+      const s = await ScriptedServer.start({ handlers: { PING: () => {}, REGISTER: () => {} } });
+      cleanup(() => s.stop());
+      return s;
+    }
+
+    it('a trickled answer fails at its deadline: partial bytes do not extend it', async () => {
+      const s = await mutedServer();
+      const p = new LookupPeer(s.address, { readTimeoutMs: 1000 });
+      cleanup(() => p.close());
+      const ping = settle(p.ping());
+      const behind = settle(p.register('behind'));
+      await s.waitForCommands(2);
+      const c = s.connections[0]!;
+      // One byte of the answer every 400 ms: today's nsqd-style timer would be restarted by each.
+      const answer = frame('OK');
+      for (let i = 0; i < 3; i++) {
+        c.write(answer.subarray(i, i + 1));
+        await clients.received(c.socket, i + 1);
+        clock.advance(i < 2 ? 400 : 199);
+      }
+      assert.equal(clock.now, 999);
+      assert.equal(await isSettled(ping), false, 'still due 1 ms before the deadline');
+      clock.advance(1);
+      assert.equal(await isSettled(ping), true, 'failed at its deadline, 1000 ms after it was sent');
+      const error = assertConnectionError(await ping, 'NSQ_ERR_READ_TIMEOUT', s.address);
+      assert.match(error.message, /within 1000 ms \(readTimeoutMs\) with 2 command\(s\) owed; 3 byte/);
+      assertConnectionError(await behind, 'NSQ_ERR_READ_TIMEOUT', s.address);
+      assert.equal(p.state, 'disconnected');
+      await c.closed;
+
+      // The caller may retry: a new connection, and a new deadline for the new answer.
+      s.handle('PING', (_, conn) => conn.reply('OK'));
+      await p.ping();
+      assert.equal(s.connections.length, 2);
+      assert.equal(clock.pending, 0, 'no deadline while nothing is owed');
+    });
+
+    it('a size prefix alone does not hold a command past its deadline', async () => {
+      const s = await mutedServer();
+      const p = new LookupPeer(s.address, { readTimeoutMs: 1000 });
+      cleanup(() => p.close());
+      const ping = settle(p.ping());
+      await s.waitForCommands(1);
+      const c = s.connections[0]!;
+      // A 5 MiB body announced, then one byte per 400 ms.
+      c.write(int32be(5 * 1024 * 1024));
+      await clients.received(c.socket, 4);
+      for (let i = 1; i <= 5 && !(await isSettled(ping)); i++) {
+        clock.advance(400);
+        c.write(Buffer.from('x'));
+        await clients.received(c.socket, 4 + i).catch(() => {});
+      }
+      assert.equal(await isSettled(ping), true, 'settled within the trickle');
+      assertConnectionError(await ping, 'NSQ_ERR_READ_TIMEOUT', s.address);
+      assert.equal(clock.now, 1200, 'failed in the advance that crossed 1000 ms');
+    });
+
+    it('a pipelined batch succeeds when each answer arrives just within its own deadline', async () => {
+      const s = await mutedServer();
+      const p = new LookupPeer(s.address, { readTimeoutMs: 1000 });
+      cleanup(() => p.close());
+      const count = 5;
+      const { bytes } = encodeRegistrations(Array.from({ length: count }, (_, i) => ({ topic: `t${i}` })));
+      let answered = 0;
+      const batch = settle(p.commandBatch(bytes, count, () => answered++));
+      await s.waitForCommands(count);
+      const c = s.connections[0]!;
+      const answer = frame('OK');
+      let sent = 0;
+      for (let i = 0; i < count; i++) {
+        // Half the answer early, the rest 1 ms before its deadline, which starts when the one before
+        // it is complete.
+        clock.advance(500);
+        c.write(answer.subarray(0, 3));
+        sent += 3;
+        await clients.received(c.socket, sent);
+        clock.advance(499);
+        c.write(answer.subarray(3));
+        sent += answer.length - 3;
+        await clients.received(c.socket, sent);
+        if (i < count - 1) assert.equal(answered, i + 1, `answer ${i + 1} counted`);
+      }
+      const outcome = await batch;
+      assert.ok(outcome.ok, String(!outcome.ok && outcome.error));
+      assert.equal(clock.now, count * 999, 'the batch outlasted readTimeoutMs several times over');
+      assert.equal(p.state, 'connected');
+      assert.equal(s.connections.length, 1);
+      assert.equal(clock.pending, 0);
+    });
   });
 
   it('does not run the read timer while idle', async () => {
