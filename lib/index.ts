@@ -19,6 +19,7 @@ export {
   type LookupProducer,
   type NodeProducer,
 } from './lookupd-http.js';
+export type { BackoffOptions } from './loop/backoff.js';
 export {
   type BroadcastCheckOptions,
   type BroadcastWarning,
@@ -31,9 +32,9 @@ export {
   type LookupLoopOptions,
   type LoopStatus,
   type PeerErrorInfo,
+  type PeerPhase,
   type PeerStats,
   type PeerStatusEvent,
-  type ReconnectOptions,
 } from './loop/lookup-loop.js';
 export {
   type Registration,

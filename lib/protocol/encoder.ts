@@ -1,4 +1,5 @@
-import { InvalidArgumentError, InvalidNameError } from '../errors.js';
+import { InvalidNameError } from '../errors.js';
+import { checkIdentity } from '../validate.js';
 import { Command, MAGIC_V1, SIZE_PREFIX_LENGTH } from './constants.js';
 import { isValidChannelName, isValidTopicName } from './names.js';
 
@@ -87,41 +88,16 @@ export function encodeIdentifyBody(body: string | Buffer): Buffer {
 
 /** The IDENTIFY JSON text for `info`, byte for byte what nsqd sends. */
 export function identifyJson(info: IdentifyInfo): string {
-  requireText(info.broadcastAddress, 'broadcastAddress');
-  requireText(info.version, 'version');
-  requirePort(info.tcpPort, 'tcpPort');
-  requirePort(info.httpPort, 'httpPort');
+  checkIdentity(info, 'IDENTIFY');
   return (
     `{"broadcast_address":${goString(info.broadcastAddress)},` +
-    `"hostname":${goString(optionalText(info.hostname, 'hostname'))},` +
+    `"hostname":${goString(info.hostname ?? '')},` +
     `"http_port":${info.httpPort},` +
     `"tcp_port":${info.tcpPort},` +
-    `"topology_region":${goString(optionalText(info.topologyRegion, 'topologyRegion'))},` +
-    `"topology_zone":${goString(optionalText(info.topologyZone, 'topologyZone'))},` +
+    `"topology_region":${goString(info.topologyRegion ?? '')},` +
+    `"topology_zone":${goString(info.topologyZone ?? '')},` +
     `"version":${goString(info.version)}}`
   );
-}
-
-function requireText(value: unknown, field: string): void {
-  if (typeof value !== 'string' || value === '') {
-    throw new InvalidArgumentError(
-      `IDENTIFY needs ${field} as a non-empty string (lookupd refuses it otherwise)`,
-    );
-  }
-}
-
-function optionalText(value: unknown, field: string): string {
-  if (value === undefined) return '';
-  if (typeof value !== 'string') throw new InvalidArgumentError(`IDENTIFY ${field} must be a string`);
-  return value;
-}
-
-function requirePort(value: unknown, field: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new InvalidArgumentError(
-      `IDENTIFY needs ${field} as an integer port from 1 to 65535, got ${String(value)}`,
-    );
-  }
 }
 
 const GO_HTML_ESCAPES: Record<string, string> = {

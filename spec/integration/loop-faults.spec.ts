@@ -44,7 +44,7 @@ for (const target of LOOKUPD_TARGETS) {
         registry,
         readTimeoutMs: 250,
         dialTimeoutMs: 250,
-        reconnect: { minTimeoutMs: 5, maxTimeoutMs: 50 },
+        reconnect: { initialDelayMs: 5, maxDelayMs: 50 },
       });
       cleanups.push(() => loop.close());
       loop.start();

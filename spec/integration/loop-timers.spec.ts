@@ -61,7 +61,7 @@ describe('LookupLoop timers (fake clock)', () => {
     ]);
   });
 
-  it('reconnects with exponential backoff from minTimeoutMs, capped at maxTimeoutMs', async () => {
+  it('reconnects with exponential backoff from initialDelayMs, capped at maxDelayMs', async () => {
     // A port that refuses connections: bind, read the port, close.
     const probe = net.createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -73,7 +73,7 @@ describe('LookupLoop timers (fake clock)', () => {
       addresses: [address],
       identity: IDENTITY,
       registry: new Registry(),
-      reconnect: { minTimeoutMs: 100, maxTimeoutMs: 400, factor: 2, randomize: false },
+      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: false },
     });
     cleanups.push(() => loop.close());
     // p-retry arms its delay a few promise hops after reporting a failure.
@@ -81,10 +81,10 @@ describe('LookupLoop timers (fake clock)', () => {
       while (fake.countTimers() === 0) await new Promise((resolve) => setImmediate(resolve));
     };
     const attemptsAt: number[] = [];
-    loop.start();
-    loop.peer(address)?.on('state', (state) => {
-      if (state === 'connecting') attemptsAt.push(clock!.now);
+    loop.on('status', (event) => {
+      if (event.type === 'connecting') attemptsAt.push(clock!.now);
     });
+    loop.start();
     while (attemptsAt.length < 5) {
       await backoffArmed(clock);
       await clock.nextAsync();
@@ -106,7 +106,7 @@ describe('LookupLoop timers (fake clock)', () => {
       addresses: [address],
       identity: IDENTITY,
       registry,
-      reconnect: { minTimeoutMs: 10, maxTimeoutMs: 50 },
+      reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
     });
     cleanups.push(() => loop.close());
     let connected = nextEventFor(loop, 'connect', address);

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * | `cut-mid-frame` | after `afterFrames` (0) more response frames, the next one is sent half (header and half its body), then the client gets a FIN | same |
  * | `reset`         | reset (RST) on accept, or after `afterFrames` response frames | reset now, or after `afterFrames` |
  * | `garbage`       | after `afterFrames` (0) response frames, `bytes` are sent in place of the next one | same |
+ * | `close-after`   | as soon as `afterFrames` response frames are through, the client gets a FIN | same |
  *
  * `afterFrames` counts response frames completed since the fault was set, per connection.
  */
@@ -30,7 +31,8 @@ export type Fault =
   | { type: 'delay'; ms: number }
   | { type: 'cut-mid-frame'; afterFrames?: number }
   | { type: 'reset'; afterFrames?: number }
-  | { type: 'garbage'; bytes: Buffer; afterFrames?: number };
+  | { type: 'garbage'; bytes: Buffer; afterFrames?: number }
+  | { type: 'close-after'; afterFrames: number };
 
 /** Frames larger than this are not lookupd's; the proxy stops tracking frames and just forwards. */
 const MAX_TRACKED_FRAME = 64 * 1024 * 1024;
@@ -113,6 +115,11 @@ class ProxiedConnection {
         i += n;
         this.#bodyLeft -= n;
         if (this.#bodyLeft === 0) this.framesSinceFault++;
+        if (this.#closesNow(fault)) {
+          this.#toClientBytes(fault, chunk.subarray(0, i));
+          this.#close();
+          return;
+        }
         continue;
       }
       this.#header.push(chunk[i++]!);
@@ -122,8 +129,26 @@ class ProxiedConnection {
       if (size < 0 || size > MAX_TRACKED_FRAME) this.#tracking = false;
       else if (size === 0) this.framesSinceFault++;
       else this.#bodyLeft = size;
+      if (size === 0 && this.#closesNow(fault)) {
+        this.#toClientBytes(fault, chunk.subarray(0, i));
+        this.#close();
+        return;
+      }
     }
     this.#toClientBytes(fault, chunk);
+  }
+
+  #closesNow(fault: Fault): boolean {
+    return fault.type === 'close-after' && this.framesSinceFault >= fault.afterFrames;
+  }
+
+  /** FIN to the client once everything before it is delivered; the upstream connection is dropped. */
+  #close(): void {
+    this.#tracking = false;
+    this.#toClient = this.#toClient.then(() => {
+      this.client.end();
+      this.upstream?.destroy();
+    });
   }
 
   #strikesNow(fault: Fault): boolean {

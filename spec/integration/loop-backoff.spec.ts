@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
+import { Registry } from '../../lib/loop/registry.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { LOOKUPD_TARGETS } from '../support/targets.js';
+import { prng } from '../support/wait.js';
+
+const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+
+/** A port nothing listens on: bind, read the port, close. */
+async function refusedAddress(): Promise<string> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
+  await new Promise((resolve) => probe.close(resolve));
+  return address;
+}
+
+/** Lets real I/O and promise chains run until `condition` holds, without moving the fake clock. */
+async function until(condition: () => boolean, what: string, limit = 2000): Promise<void> {
+  for (let i = 0; !condition(); i++) {
+    if (i > limit) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('LookupLoop reconnect backoff (fake clock)', () => {
+  let clock: InstalledClock | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  afterEach(async () => {
+    clock?.uninstall();
+    clock = undefined;
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('with jitter, waits exactly the announced delay, each within [d/2, d] and never above maxDelayMs', async () => {
+    const address = await refusedAddress();
+    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry: new Registry(),
+      checkBroadcastAddress: false,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: prng(7) },
+    });
+    cleanups.push(() => loop.close());
+    const attempts: number[] = [];
+    const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
+    loop.on('status', (event) => {
+      if (event.type === 'connecting') attempts.push(clock!.now);
+      if (event.type === 'retry-scheduled') retries.push(event);
+    });
+    loop.start();
+    while (retries.length < 8) {
+      const round = retries.length + 1;
+      await until(() => retries.length === round, 'the attempt failed and a retry was scheduled');
+      assert.equal(attempts.length, round);
+      assert.equal(loop.stats()[0]?.nextRetryAt, retries.at(-1)!.nextRetryAt);
+      await clock.tickAsync(retries.at(-1)!.delayMs);
+      await until(() => attempts.length === retries.length + 1, 'the next attempt started');
+    }
+    const ceilings = [100, 200, 400, 400, 400, 400, 400, 400];
+    for (const [i, retry] of retries.entries()) {
+      assert.equal(retry.attempt, i + 1);
+      assert.ok(retry.delayMs <= 400, `delay ${retry.delayMs} above maxDelayMs`);
+      assert.ok(retry.delayMs >= ceilings[i]! / 2 && retry.delayMs <= ceilings[i]!, `delay ${retry.delayMs}`);
+      // The next attempt starts exactly when the event said it would.
+      assert.equal(attempts[i + 1], retry.nextRetryAt);
+    }
+    assert.ok(new Set(retries.slice(2).map((r) => r.delayMs)).size > 1, 'jitter spreads the capped delays');
+  });
+
+  it('a bad identity or schedule throws at construction, naming the option', () => {
+    const base = { addresses: ['127.0.0.1:4160'], registry: new Registry() };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { identity: { ...IDENTITY, tcpPort: 0 } },
+        /identity\.tcpPort must be an integer port from 1 to 65535, got 0/,
+      ],
+      [{ identity: { ...IDENTITY, httpPort: 70000 } }, /identity\.httpPort .* got 70000/],
+      [
+        { identity: { ...IDENTITY, broadcastAddress: '' } },
+        /identity\.broadcastAddress must be a non-empty string/,
+      ],
+      [{ identity: { ...IDENTITY, version: '' } }, /identity\.version must be a non-empty string/],
+      [{ identity: IDENTITY, pingIntervalMs: 0 }, /pingIntervalMs must be a positive number/],
+      [
+        { identity: IDENTITY, reconnect: { maxDelayMs: -1 } },
+        /reconnect\.maxDelayMs must be a positive number/,
+      ],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(
+        () =>
+          new LookupLoop({ ...base, ...options } as unknown as ConstructorParameters<typeof LookupLoop>[0]),
+        (error: unknown) => error instanceof InvalidArgumentError && message.test(error.message),
+        JSON.stringify(options),
+      );
+    }
+  });
+
+  for (const target of LOOKUPD_TARGETS) {
+    it(`a lookupd that accepts, takes the whole registry and drops gets the backoff's schedule, not a storm (${target.name})`, async () => {
+      const lookupd = await target.start();
+      cleanups.push(() => lookupd.close());
+      const registry = new Registry([{ topic: 'a', channel: 'x' }, { topic: 'b' }]);
+      // IDENTIFY's answer and the 2 REGISTER answers reach the client, then the proxy closes.
+      const proxy = await FaultProxy.start(lookupd.tcpAddress);
+      cleanups.push(() => proxy.stop());
+      await proxy.setFault({ type: 'close-after', afterFrames: 3 });
+      clock = FakeTimers.install({
+        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+      });
+      const loop = new LookupLoop({
+        addresses: [proxy.address],
+        identity: IDENTITY,
+        registry,
+        checkBroadcastAddress: false,
+        reconnect: { initialDelayMs: 100, maxDelayMs: 800, factor: 2, jitter: false },
+      });
+      cleanups.push(() => loop.close());
+      const events: PeerStatusEvent[] = [];
+      loop.on('status', (event) => events.push(event));
+      const count = (type: PeerStatusEvent['type']) => events.filter((e) => e.type === type).length;
+      loop.start();
+      for (let round = 1; round <= 5; round++) {
+        await until(() => count('retry-scheduled') === round, `drop ${round} scheduled a retry`);
+        // Nothing reconnects before the delay is over: one connection per round, however fast the drop.
+        assert.equal(proxy.accepted, round);
+        assert.equal(count('connected'), round, 'each connection completed its re-registration');
+        const retry = events.filter((e) => e.type === 'retry-scheduled').at(-1)!;
+        await clock.tickAsync(retry.type === 'retry-scheduled' ? retry.delayMs - 1 : 0);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(proxy.accepted, round, 'no attempt before the delay is over');
+        await clock.tickAsync(1);
+        await until(() => proxy.accepted === round + 1 || round === 5, 'the next attempt dialled');
+      }
+      const delays = events.flatMap((e) => (e.type === 'retry-scheduled' ? [e.delayMs] : []));
+      assert.deepEqual(delays.slice(0, 5), [100, 200, 400, 800, 800]);
+      assert.equal(loop.stats()[0]?.reconnectAttempts, 5);
+    });
+  }
+});
