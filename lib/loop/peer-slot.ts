@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { LogFn } from '../debug.js';
 import { ConnectionError, InvalidArgumentError, InvalidNameError, NsqLookupError } from '../errors.js';
-import { LookupPeer, type LookupPeerOptions } from '../peer/lookup-peer.js';
+import { type ConnectHandle, LookupPeer, type LookupPeerOptions } from '../peer/lookup-peer.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import { Backoff, type BackoffOptions, delay } from './backoff.js';
@@ -252,7 +252,7 @@ export class PeerSlot {
   }
 
   /** The connect callback: IDENTIFY, then the whole registry in one pipelined burst. */
-  async #sync(peer: LookupPeer): Promise<void> {
+  async #sync(peer: ConnectHandle): Promise<void> {
     const info = await this.#track(peer.identify(this.#host.identity));
     this.#lookupd = info;
     if (info.broadcastAddress === '') this.#log('%s: lookupd sent no broadcast address', this.address);

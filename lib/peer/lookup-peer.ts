@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname as osHostname } from 'node:os';
 import { splitHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
@@ -13,14 +12,26 @@ import {
 } from '../protocol/encoder.js';
 import { type LookupdInfo, parseIdentifyResponse } from '../protocol/response.js';
 import { TypedEmitter } from '../typed-emitter.js';
+import { positiveNumber } from '../validate.js';
 import { Connection } from './connection.js';
 
 /**
- * Marks the async context of a connect callback with its connection: commands issued there bypass the
- * waiting queue. One instance for all peers, since every AsyncLocalStorage instance adds work to every
- * async operation in the process (a fleet of simulated brokers has thousands of peers).
+ * What a connect callback gets: commands bound to the connection just made (ioredis'
+ * `sendCommand(cmd, stream)`), sent before anything that waits for the connection, in the order
+ * issued. Once that connection has failed, they reject with its error.
  */
-const CONNECT_CALLBACK = new AsyncLocalStorage<Connection>();
+export interface ConnectHandle {
+  readonly address: string;
+  /** IDENTIFY; resolves with lookupd's info, also kept as the peer's `info`. */
+  identify(info: IdentifyInfo): Promise<LookupdInfo>;
+  register(topic: string, channel?: string): Promise<void>;
+  unregister(topic: string, channel?: string): Promise<void>;
+  ping(): Promise<void>;
+  /** One encoded command; resolves with lookupd's answer. */
+  command(command: Buffer): Promise<Buffer>;
+  /** `count` encoded commands in one write, as {@link LookupPeer.commandBatch}. */
+  commandBatch(commands: Buffer, count: number, onAnswer?: () => void): Promise<Buffer>;
+}
 
 /** `disconnected` → `connecting` (dial, magic, connect callback) → `connected`; `closed` is final. */
 export type PeerState = 'disconnected' | 'connecting' | 'connected' | 'closed';
@@ -28,13 +39,14 @@ export type PeerState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 export interface LookupPeerOptions {
   /**
    * The connect callback, run after every (re)connect once the magic is written and before any command
-   * that was waiting for the connection. Commands it issues on `peer` go first, in the order issued.
+   * that was waiting for the connection. Commands it issues on its {@link ConnectHandle} go to that
+   * connection first, in the order issued.
    * If it throws or rejects, the connection is dropped and the waiting commands reject: with the
    * connection's own failure if it failed (an `E_*` answer, a timeout, a malformed IDENTIFY answer),
    * else with `NSQ_ERR_CONNECT_CALLBACK` (`NSQ_ERR_PROTOCOL` for a {@link ProtocolError}), the thrown
    * value as its cause.
    */
-  onConnect?: (peer: LookupPeer) => unknown;
+  onConnect?: (connection: ConnectHandle) => unknown;
   /** Time allowed for the TCP handshake, in ms (nsqd: 1000). */
   dialTimeoutMs?: number;
   /**
@@ -97,9 +109,9 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     this.address = address;
     this.#options = {
       onConnect: options.onConnect,
-      dialTimeoutMs: positive(options.dialTimeoutMs, 1000, 'dialTimeoutMs'),
-      readTimeoutMs: positive(options.readTimeoutMs, 1000, 'readTimeoutMs'),
-      maxBodySize: positive(options.maxBodySize, DEFAULT_MAX_BODY_SIZE, 'maxBodySize'),
+      dialTimeoutMs: positiveNumber('dialTimeoutMs', options.dialTimeoutMs, 1000),
+      readTimeoutMs: positiveNumber('readTimeoutMs', options.readTimeoutMs, 1000),
+      maxBodySize: positiveNumber('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE),
     };
     this.#log = options.log ?? logger('lookup-peer', address);
   }
@@ -133,11 +145,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   commandBatch(commands: Buffer, count: number, onAnswer?: () => void): Promise<Buffer> {
     if (this.#state === 'closed') return Promise.reject(this.#closedError());
     const connection = this.#connection;
-    if (
-      connection &&
-      !connection.failed &&
-      (this.#state === 'connected' || CONNECT_CALLBACK.getStore() === connection)
-    ) {
+    if (connection && !connection.failed && this.#state === 'connected') {
       return connection.sendBatch(commands, count, onAnswer);
     }
     return new Promise((resolve, reject) => {
@@ -155,18 +163,11 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
    * dropped with an `NSQ_ERR_PROTOCOL` {@link ConnectionError}, the {@link ProtocolError} as its cause.
    */
   async identify(info: IdentifyInfo): Promise<LookupdInfo> {
-    const body = await this.command(encodeIdentify({ ...info, hostname: info.hostname ?? osHostname() }));
-    try {
-      this.info = parseIdentifyResponse(body, this.address);
-    } catch (cause) {
-      if (!(cause instanceof ProtocolError)) throw cause;
-      const error = new ConnectionError('NSQ_ERR_PROTOCOL', this.address, cause.message, { cause });
-      // The connection that answered: replacing it takes a dial, which cannot have completed between
-      // the answer and this continuation.
-      this.#connection?.destroy(error);
-      throw error;
-    }
-    return this.info;
+    return this.#identifyOn(
+      info,
+      (command) => this.command(command),
+      () => this.#connection,
+    );
   }
 
   async register(topic: string, channel?: string): Promise<void> {
@@ -201,6 +202,49 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     await Promise.all([this.#connection?.end(error, this.#options.readTimeoutMs), this.#dialing]);
   }
 
+  /**
+   * IDENTIFY through `send`; keeps lookupd's answer as {@link info}. A malformed answer is a protocol
+   * error of the connection that sent it (`answeredOn`), which is dropped.
+   */
+  async #identifyOn(
+    info: IdentifyInfo,
+    send: (command: Buffer) => Promise<Buffer>,
+    answeredOn: () => Connection | undefined,
+  ): Promise<LookupdInfo> {
+    const body = await send(encodeIdentify({ ...info, hostname: info.hostname ?? osHostname() }));
+    try {
+      this.info = parseIdentifyResponse(body, this.address);
+    } catch (cause) {
+      if (!(cause instanceof ProtocolError)) throw cause;
+      const error = new ConnectionError('NSQ_ERR_PROTOCOL', this.address, cause.message, { cause });
+      answeredOn()?.destroy(error);
+      throw error;
+    }
+    return this.info;
+  }
+
+  /** The connect callback's handle: every command goes to `connection`, ahead of the waiting queue. */
+  #handleFor(connection: Connection): ConnectHandle {
+    const batch = (commands: Buffer, count: number, onAnswer?: () => void) =>
+      connection.sendBatch(commands, count, onAnswer);
+    const command = (bytes: Buffer) => batch(bytes, 1);
+    return {
+      address: this.address,
+      command,
+      commandBatch: batch,
+      identify: (info) => this.#identifyOn(info, command, () => connection),
+      register: async (topic, channel) => {
+        await command(encodeRegister(topic, channel));
+      },
+      unregister: async (topic, channel) => {
+        await command(encodeUnregister(topic, channel));
+      },
+      ping: async () => {
+        await command(PING);
+      },
+    };
+  }
+
   #startConnect(): Promise<void> {
     if (this.#connecting) return this.#connecting;
     const attempt = this.#runConnect().finally(() => {
@@ -222,9 +266,9 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
       const onConnect = this.#options.onConnect;
       if (onConnect) {
         const current = connection;
-        await CONNECT_CALLBACK.run(current, async () => {
+        await (async () => {
           try {
-            await onConnect(this);
+            await onConnect(this.#handleFor(current));
           } catch (cause) {
             if (current.failed) throw cause;
             // A protocol error keeps its code (lookupd sent what the callback could not use); anything
@@ -241,7 +285,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
             current.destroy(error);
             throw error;
           }
-        });
+        })();
       }
       if (connection.failed) throw await connection.closed;
       if (this.state === 'closed') throw this.#closedError();
@@ -316,11 +360,4 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   #emitLater<E extends keyof LookupPeerEvents & string>(event: E, ...args: LookupPeerEvents[E]): void {
     process.nextTick(() => this.emit(event, ...args));
   }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw new RangeError(`${name} must be a positive number, got ${value}`);
-  return value;
 }

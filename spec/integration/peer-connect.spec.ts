@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
-import { LookupPeer } from '../../lib/peer/lookup-peer.js';
+import { ConnectionError, InvalidArgumentError, LookupdError, ProtocolError } from '../../lib/errors.js';
+import { type ConnectHandle, LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { type IdentifyInfo, identifyJson } from '../../lib/protocol/index.js';
 import { nsqdTrace } from '../support/fixtures.js';
 import {
@@ -209,6 +209,34 @@ describe('LookupPeer: connecting', () => {
     }
   });
 
+  it("the callback's handle is bound to its own connection, never to the next one", async () => {
+    const s = await server();
+    const handles: ConnectHandle[] = [];
+    const p = peer(s.address, {
+      onConnect: async (connection) => {
+        handles.push(connection);
+        await connection.identify(INFO);
+      },
+    });
+    await p.ping();
+    s.connections[0]!.end();
+    const lost = await nextEvent(p, 'disconnect');
+    await p.ping();
+    assert.equal(s.connections.length, 2);
+    // The first connection is gone: its handle fails with that connection's error instead of writing
+    // to the second one.
+    await assert.rejects(handles[0]!.register('stale'), (error: unknown) => error === lost[0]);
+    await handles[1]!.register('fresh');
+    assert.deepEqual(
+      s.connections[1]!.received.map((c) => c.line),
+      ['IDENTIFY', 'PING', 'REGISTER fresh'],
+    );
+    assert.deepEqual(
+      s.connections[0]!.received.map((c) => c.line),
+      ['IDENTIFY', 'PING'],
+    );
+  });
+
   it('connect() resolves after the callback, joins a connect in flight, and is a no-op when connected', async () => {
     const s = await server({ handlers: { IDENTIFY: answer.slowly(20, '{}') } });
     let calls = 0;
@@ -290,7 +318,7 @@ describe('LookupPeer: connecting', () => {
       for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
         assert.throws(
           () => new LookupPeer('127.0.0.1:4160', { [option]: value }),
-          RangeError,
+          (e: unknown) => e instanceof InvalidArgumentError && e.message.startsWith(option),
           `${option}=${value}`,
         );
       }
