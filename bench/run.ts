@@ -14,7 +14,7 @@ import * as vm from 'node:vm';
 import { LookupLoop } from '../lib/loop/lookup-loop.js';
 import { Registry } from '../lib/loop/registry.js';
 import { LookupPeer } from '../lib/peer/lookup-peer.js';
-import { DEFAULT_MAX_BODY_SIZE } from '../lib/protocol/constants.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
 import { ClientSockets } from '../spec/support/client-sockets.js';
@@ -385,7 +385,7 @@ async function benchStalledPeers(): Promise<void> {
   };
   const peerCount = 300;
   const prefix = Buffer.alloc(4);
-  prefix.writeInt32BE(DEFAULT_MAX_BODY_SIZE);
+  prefix.writeInt32BE(DEFAULT_MAX_BODY_BYTES);
   const rest = Buffer.from('abc');
   const held: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {

@@ -50,7 +50,7 @@ export {
   type PeerState,
 } from './peer/lookup-peer.js';
 export {
-  DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_MAX_BODY_BYTES,
   encodeIdentify,
   encodeIdentifyBody,
   encodeRegister,

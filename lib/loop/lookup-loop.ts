@@ -11,18 +11,29 @@ import { TypedEmitter } from '../typed-emitter.js';
 import { checkIdentity, positiveNumber } from '../validate.js';
 import { Backoff } from './backoff.js';
 import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from './broadcast-check.js';
+import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { PeerSlot, type SlotHost, type SlotOptions } from './peer-slot.js';
 import type { Registry, RegistryChange } from './registry.js';
-import type { LookupLoopEvents, LookupLoopOptions, LoopStatus, PeerStats, PeerStatusEvent } from './types.js';
+import type {
+  LookupLoopEvents,
+  LookupLoopOptions,
+  LoopEvent,
+  LoopStatus,
+  PeerStats,
+  PeerStatusEvent,
+} from './types.js';
 
+export type { EventStream, EventStreamOptions } from './event-stream.js';
 export type {
   LookupLoopEvents,
   LookupLoopOptions,
+  LoopEvent,
   LoopStatus,
   PeerErrorInfo,
   PeerPhase,
   PeerStats,
   PeerStatusEvent,
+  PingEvent,
 } from './types.js';
 
 /**
@@ -39,12 +50,19 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   readonly #slots = new Map<string, PeerSlot>();
   #addresses: string[];
   #phase: 'new' | 'running' | 'closed' = 'new';
+  readonly #closed: Promise<void>;
+  #markClosed!: () => void;
+  /** Listeners of {@link events} streams, and how to end them. */
+  readonly #streams = new Map<(event: LoopEvent) => void, () => void>();
   readonly #onChange = (change: RegistryChange) => this.#broadcast(change);
   readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
   readonly #host: SlotHost;
 
   constructor(options: LookupLoopOptions) {
     super();
+    this.#closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
     this.#identity = { ...checkIdentity(options.identity, 'identity') };
     this.#registry = options.registry;
     this.#log = options.log ?? logger('lookup-loop');
@@ -56,7 +74,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       peer: {
         dialTimeoutMs: options.dialTimeoutMs,
         readTimeoutMs: options.readTimeoutMs,
-        maxBodySize: options.maxBodySize,
+        maxBodyBytes: options.maxBodyBytes,
         log: options.log,
       },
       log: this.#log,
@@ -75,7 +93,11 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       connected: (address, info) => this.#emitRunning('connect', address, info),
       disconnected: (address, error) => this.#emitRunning('disconnect', address, error),
       failed: (address, error) => this.#emitRunning('error', address, error),
-      pinged: (address, rttMs) => this.#emitRunning('ping', address, rttMs),
+      pinged: (address, rttMs) => {
+        if (this.#phase !== 'running') return;
+        this.emit('ping', address, rttMs);
+        this.#publish({ type: 'ping', address, at: Date.now(), rttMs });
+      },
     };
   }
 
@@ -168,12 +190,39 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     await Promise.all([...this.#slots.values()].map((slot) => slot.whenIdle()));
   }
 
+  /**
+   * Every status transition and PING answer from now on, as an async iterator that ends when the loop
+   * is closed (see {@link EventStream} for the buffer and its overflow rule).
+   */
+  events(options: EventStreamOptions = {}): EventStream {
+    return new EventStream(
+      {
+        subscribe: (listener, end) => {
+          if (this.#phase === 'closed') {
+            end();
+            return () => {};
+          }
+          this.#streams.set(listener, end);
+          return () => this.#streams.delete(listener);
+        },
+      },
+      options,
+    );
+  }
+
+  /** Resolves once {@link close} has finished. */
+  closed(): Promise<void> {
+    return this.#closed;
+  }
+
   /** Stops every timer and retry and closes every connection. Idempotent. */
   async close(): Promise<void> {
-    if (this.#phase === 'closed') return;
+    if (this.#phase === 'closed') return this.#closed;
     this.#phase = 'closed';
     this.#registry.off('change', this.#onChange);
     await Promise.all([...this.#slots.keys()].map((address) => this.#removePeer(address)));
+    for (const end of [...this.#streams.values()]) end();
+    this.#markClosed();
   }
 
   #addPeer(address: string): void {
@@ -215,6 +264,11 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   #status(event: PeerStatusEvent): void {
     if (this.#phase !== 'running' && event.type !== 'removed') return;
     this.emit('status', event);
+    this.#publish(event);
+  }
+
+  #publish(event: LoopEvent): void {
+    for (const listener of [...this.#streams.keys()]) listener(event);
   }
 
   #emitRunning<E extends keyof LookupLoopEvents & string>(event: E, ...args: LookupLoopEvents[E]): void {

@@ -22,7 +22,7 @@ export interface LookupLoopOptions {
   /** Time each answer may take once it is the next one due, in ms (default 1000, as nsqd). */
   readTimeoutMs?: number;
   /** Largest response body accepted, in bytes (default 5 MiB). */
-  maxBodySize?: number;
+  maxBodyBytes?: number;
   /** Replaces the `debug` logger (`nsqd-lookup:lookup-loop`). */
   log?: LogFn;
   /**
@@ -97,6 +97,17 @@ export type PeerStatusEvent =
   | { type: 'in-sync'; address: string; at: number; registrations: number }
   | { type: 'added'; address: string; at: number }
   | { type: 'removed'; address: string; at: number };
+
+/** A PING answered, as {@link LoopEvent} reports it. */
+export interface PingEvent {
+  type: 'ping';
+  address: string;
+  at: number;
+  rttMs: number;
+}
+
+/** What `loop.events()` yields: every status transition, and every PING answered. */
+export type LoopEvent = PeerStatusEvent | PingEvent;
 
 /** A JSON-serialisable view of the whole loop. */
 export interface LoopStatus {

@@ -4,6 +4,7 @@ import type { LogFn } from '../debug.js';
 import {
   ConnectionError,
   type ConnectionErrorCode,
+  InvalidArgumentError,
   LookupdError,
   NsqLookupError,
   ProtocolError,
@@ -14,7 +15,7 @@ import { isErrorBody } from '../protocol/response.js';
 export interface ConnectionOptions {
   dialTimeoutMs: number;
   readTimeoutMs: number;
-  maxBodySize: number;
+  maxBodyBytes: number;
   log: LogFn;
   /** Abandons the dial: it rejects with the signal's reason once the socket is closed. */
   signal?: AbortSignal;
@@ -67,7 +68,7 @@ export class Connection {
     this.address = address;
     this.#socket = socket;
     this.#options = options;
-    this.#decoder = new ResponseDecoder(options.maxBodySize);
+    this.#decoder = new ResponseDecoder(options.maxBodyBytes);
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -160,7 +161,7 @@ export class Connection {
   sendBatch(commands: Buffer, count: number, onAnswer?: () => void): Promise<Buffer> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (!(count >= 1))
-      return Promise.reject(new RangeError(`a batch needs at least one command, got ${count}`));
+      return Promise.reject(new InvalidArgumentError(`a batch needs at least one command, got ${count}`));
     return new Promise((resolve, reject) => {
       this.#pending.push({ resolve, reject, remaining: count, onAnswer });
       this.#owed += count;

@@ -2,7 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import { splitHostPort } from '../address.js';
 import { type LogFn, logger } from '../debug.js';
 import { ConnectionError, ProtocolError } from '../errors.js';
-import { DEFAULT_MAX_BODY_SIZE, MAGIC_V1 } from '../protocol/constants.js';
+import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../protocol/constants.js';
 import {
   encodeIdentify,
   encodeRegister,
@@ -12,7 +12,7 @@ import {
 } from '../protocol/encoder.js';
 import { type LookupdInfo, parseIdentifyResponse } from '../protocol/response.js';
 import { TypedEmitter } from '../typed-emitter.js';
-import { positiveNumber } from '../validate.js';
+import { integerAtLeast, positiveNumber } from '../validate.js';
 import { Connection } from './connection.js';
 
 /**
@@ -57,7 +57,7 @@ export interface LookupPeerOptions {
    */
   readTimeoutMs?: number;
   /** Largest response body accepted, in bytes (nsqd's `--max-body-size`, default 5 MiB). */
-  maxBodySize?: number;
+  maxBodyBytes?: number;
   /** Replaces the `debug` logger (`nsqd-lookup:lookup-peer:<address>`). */
   log?: LogFn;
 }
@@ -111,7 +111,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
       onConnect: options.onConnect,
       dialTimeoutMs: positiveNumber('dialTimeoutMs', options.dialTimeoutMs, 1000),
       readTimeoutMs: positiveNumber('readTimeoutMs', options.readTimeoutMs, 1000),
-      maxBodySize: positiveNumber('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE),
+      maxBodyBytes: integerAtLeast('maxBodyBytes', options.maxBodyBytes, 1, DEFAULT_MAX_BODY_BYTES),
     };
     this.#log = options.log ?? logger('lookup-peer', address);
   }
@@ -290,7 +290,10 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
       if (connection.failed) throw await connection.closed;
       if (this.state === 'closed') throw this.#closedError();
     } catch (error) {
-      const reason = error instanceof Error ? error : new Error(String(error));
+      const reason =
+        error instanceof Error
+          ? error
+          : new ConnectionError('NSQ_ERR_CONNECT', this.address, `connect failed: ${String(error)}`);
       this.#log('connect failed: %s', reason.message);
       this.#rejectWaiting(reason);
       if (this.state !== 'closed') {
@@ -312,7 +315,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     connection = await Connection.dial(this.address, {
       dialTimeoutMs: this.#options.dialTimeoutMs,
       readTimeoutMs: this.#options.readTimeoutMs,
-      maxBodySize: this.#options.maxBodySize,
+      maxBodyBytes: this.#options.maxBodyBytes,
       log: this.#log,
       signal: this.#abort.signal,
       onFailure: (reason) => {

@@ -10,7 +10,7 @@
 export const MAGIC_V1 = Buffer.from('  V1', 'ascii');
 
 /** nsqd's `--max-body-size` default (5 MiB), which also bounds what nsqd reads from lookupd. */
-export const DEFAULT_MAX_BODY_SIZE = 5 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 /** Bytes of the big-endian size prefix on every response frame and on the IDENTIFY body. */
 export const SIZE_PREFIX_LENGTH = 4;

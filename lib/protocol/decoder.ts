@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors.js';
-import { DEFAULT_MAX_BODY_SIZE, SIZE_PREFIX_LENGTH } from './constants.js';
+import { DEFAULT_MAX_BODY_BYTES, SIZE_PREFIX_LENGTH } from './constants.js';
 
 /** Smallest buffer allocated for a partial frame, so that a trickle is not copied once per byte. */
 const MIN_CAPACITY = 256;
@@ -10,7 +10,7 @@ const MIN_CAPACITY = 256;
  *   [ size: int32 big-endian ][ body: size bytes ]
  *
  * Fed arbitrary chunks, it hands out every complete body and keeps only the unread tail. A size that is
- * negative or above `maxBodySize` is a {@link ProtocolError} raised as soon as the 4 size bytes are in,
+ * negative or above `maxBodyBytes` is a {@link ProtocolError} raised as soon as the 4 size bytes are in,
  * never an allocation; after that the decoder refuses further input, since the stream has no
  * recoverable frame boundary.
  *
@@ -20,7 +20,7 @@ const MIN_CAPACITY = 256;
  * a chunk are handed out in place, without a copy.
  */
 export class ResponseDecoder {
-  readonly maxBodySize: number;
+  readonly maxBodyBytes: number;
   /**
    * The partial frame, at `buffer[start..end)`: either a view of the caller's last chunk (its tail), or
    * a buffer of our own (`ownsBuffer`) that holds it from offset 0 with room to grow.
@@ -34,12 +34,12 @@ export class ResponseDecoder {
   /** Whether `buffer` was allocated here: a chunk handed in by the caller is never written into. */
   private ownsBuffer = false;
 
-  /** @param maxBodySize largest body accepted, in bytes (default 5 MiB, nsqd's `--max-body-size`). */
-  constructor(maxBodySize: number = DEFAULT_MAX_BODY_SIZE) {
-    if (!Number.isInteger(maxBodySize) || maxBodySize < 0 || maxBodySize > 0x7fffffff) {
-      throw new RangeError(`maxBodySize must be an integer from 0 to 2147483647, got ${maxBodySize}`);
+  /** @param maxBodyBytes largest body accepted, in bytes (default 5 MiB, nsqd's `--max-body-size`). */
+  constructor(maxBodyBytes: number = DEFAULT_MAX_BODY_BYTES) {
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0 || maxBodyBytes > 0x7fffffff) {
+      throw new RangeError(`maxBodyBytes must be an integer from 0 to 2147483647, got ${maxBodyBytes}`);
     }
-    this.maxBodySize = maxBodySize;
+    this.maxBodyBytes = maxBodyBytes;
   }
 
   /** Bytes received but not yet part of a complete frame. */
@@ -72,7 +72,7 @@ export class ResponseDecoder {
     const length = chunk.length;
     while (length - offset >= SIZE_PREFIX_LENGTH) {
       const size = chunk.readInt32BE(offset);
-      if (size < 0 || size > this.maxBodySize) this.refuse(size);
+      if (size < 0 || size > this.maxBodyBytes) this.refuse(size);
       const frameEnd = offset + SIZE_PREFIX_LENGTH + size;
       if (frameEnd > length) break;
       const body = chunk.subarray(offset + SIZE_PREFIX_LENGTH, frameEnd);
@@ -105,7 +105,7 @@ export class ResponseDecoder {
   private refuse(size: number): never {
     this.failure = new ProtocolError(
       `response frame at stream offset ${this.consumed} declares a body of ${size} bytes, ` +
-        `outside 0..${this.maxBodySize} (the maxBodySize option)`,
+        `outside 0..${this.maxBodyBytes} (the maxBodyBytes option)`,
     );
     this.release();
     throw this.failure;
@@ -127,7 +127,7 @@ export class ResponseDecoder {
       for (let i = 0; i < SIZE_PREFIX_LENGTH; i++) {
         size = (size << 8) | (i < pending ? this.buffer[this.start + i]! : chunk[i - pending]!);
       }
-      if (size < 0 || size > this.maxBodySize) this.refuse(size);
+      if (size < 0 || size > this.maxBodyBytes) this.refuse(size);
       frameLength = SIZE_PREFIX_LENGTH + size;
     }
     const taken = frameLength < 0 ? chunk.length : Math.min(chunk.length, frameLength - pending);

@@ -314,7 +314,7 @@ describe('LookupPeer: connecting', () => {
         bad,
       );
     }
-    for (const option of ['dialTimeoutMs', 'readTimeoutMs', 'maxBodySize'] as const) {
+    for (const option of ['dialTimeoutMs', 'readTimeoutMs', 'maxBodyBytes'] as const) {
       for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
         assert.throws(
           () => new LookupPeer('127.0.0.1:4160', { [option]: value }),

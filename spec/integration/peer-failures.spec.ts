@@ -68,11 +68,11 @@ const MODES: FailureMode[] = [
     cause: isProtocolError,
   },
   {
-    name: 'protocol error: size above maxBodySize',
+    name: 'protocol error: size above maxBodyBytes',
     handler: answer.garbage(int32be(1025)),
     code: 'NSQ_ERR_PROTOCOL',
     cause: isProtocolError,
-    options: { maxBodySize: 1024 },
+    options: { maxBodyBytes: 1024 },
   },
   {
     name: 'protocol error: garbage (an HTTP answer on the TCP port)',

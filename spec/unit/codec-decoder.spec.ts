@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ProtocolError } from '../../lib/errors.js';
-import { DEFAULT_MAX_BODY_SIZE, ResponseDecoder } from '../../lib/protocol/index.js';
+import { DEFAULT_MAX_BODY_BYTES, ResponseDecoder } from '../../lib/protocol/index.js';
 import {
   type FixtureScenario,
   fixtureBody,
@@ -246,7 +246,7 @@ describe('codec: ResponseDecoder', () => {
     const hostile = [
       ['negative (-1)', -1],
       ['the most negative int32', -0x80000000],
-      ['one above maxBodySize', DEFAULT_MAX_BODY_SIZE + 1],
+      ['one above maxBodyBytes', DEFAULT_MAX_BODY_BYTES + 1],
       ['the largest int32', 0x7fffffff],
     ] as const;
 
@@ -265,7 +265,7 @@ describe('codec: ResponseDecoder', () => {
           assert.ok(error instanceof ProtocolError, `got ${String(error)}`);
           assert.equal(error.code, 'NSQ_ERR_PROTOCOL');
           assert.match(error.message, new RegExp(`declares a body of ${size} bytes`));
-          assert.match(error.message, /maxBodySize/);
+          assert.match(error.message, /maxBodyBytes/);
           assert.ok(Math.max(0, ...sizes) <= 1024, `allocated ${Math.max(...sizes)} bytes`);
           assert.equal(decoder.bufferedBytes, 0);
         }
@@ -303,7 +303,7 @@ describe('codec: ResponseDecoder', () => {
       assertBodies(decode([frame('OK')], decoder), [Buffer.from('OK')]);
     });
 
-    it('honours a custom maxBodySize at its boundary', () => {
+    it('honours a custom maxBodyBytes at its boundary', () => {
       const decoder = new ResponseDecoder(10);
       assertBodies(decode([frame('0123456789')], decoder), [Buffer.from('0123456789')]);
       assert.throws(() => decoder.parse(frame('0123456789A'), () => {}), ProtocolError);
@@ -311,7 +311,7 @@ describe('codec: ResponseDecoder', () => {
       assert.throws(() => new ResponseDecoder(0).parse(int32be(1), () => {}), ProtocolError);
     });
 
-    it('rejects an impossible maxBodySize', () => {
+    it('rejects an impossible maxBodyBytes', () => {
       for (const bad of [-1, 1.5, Number.NaN, 0x80000000]) {
         assert.throws(() => new ResponseDecoder(bad), RangeError);
       }
@@ -319,8 +319,8 @@ describe('codec: ResponseDecoder', () => {
   });
 
   describe('large bodies', () => {
-    it('reassembles a body near maxBodySize from 64 KiB chunks, growing its buffer a few times', () => {
-      const body = Buffer.alloc(DEFAULT_MAX_BODY_SIZE, 0x61);
+    it('reassembles a body near maxBodyBytes from 64 KiB chunks, growing its buffer a few times', () => {
+      const body = Buffer.alloc(DEFAULT_MAX_BODY_BYTES, 0x61);
       body.write('start', 0);
       body.write('end', body.length - 3);
       const bytes = frame(body);
@@ -343,7 +343,7 @@ describe('codec: ResponseDecoder', () => {
 
     it('holds what a stalled peer sent, not the 5 MiB its size prefix declares', () => {
       for (const split of [[4], [2, 5], [4, 5, 6, 9]]) {
-        const sent = Buffer.concat([int32be(DEFAULT_MAX_BODY_SIZE), Buffer.from('a few bytes')]);
+        const sent = Buffer.concat([int32be(DEFAULT_MAX_BODY_BYTES), Buffer.from('a few bytes')]);
         const decoder = new ResponseDecoder();
         const sizes = allocations(() => {
           assert.deepEqual(decode(splitAt(sent, split), decoder), []);
@@ -357,7 +357,7 @@ describe('codec: ResponseDecoder', () => {
     it('grows with a trickle geometrically: memory about twice the bytes in, few copies', () => {
       const decoder = new ResponseDecoder();
       const received = 64 * 1024;
-      const bytes = Buffer.concat([int32be(DEFAULT_MAX_BODY_SIZE), Buffer.alloc(received - 4, 0x62)]);
+      const bytes = Buffer.concat([int32be(DEFAULT_MAX_BODY_BYTES), Buffer.alloc(received - 4, 0x62)]);
       const sizes = allocations(() => {
         for (let at = 0; at < bytes.length; at++) {
           decoder.parse(bytes.subarray(at, at + 1), () => assert.fail('no frame yet'));
@@ -371,8 +371,8 @@ describe('codec: ResponseDecoder', () => {
       });
       // 256 bytes doubled up to 64 KiB: 9 buffers, whatever the number of chunks.
       assert.ok(sizes.length <= 10, `allocations: ${sizes.join(', ')}`);
-      decoder.parse(Buffer.alloc(DEFAULT_MAX_BODY_SIZE + 4 - received, 0x62), (b) => {
-        assert.equal(b.length, DEFAULT_MAX_BODY_SIZE);
+      decoder.parse(Buffer.alloc(DEFAULT_MAX_BODY_BYTES + 4 - received, 0x62), (b) => {
+        assert.equal(b.length, DEFAULT_MAX_BODY_BYTES);
         assert.ok(b.every((x) => x === 0x62));
       });
       assert.equal(decoder.bufferedBytes, 0);

@@ -1,0 +1,87 @@
+import type { LoopEvent } from './types.js';
+
+/** What {@link EventStream} listens to: the loop's `event` feed and its end. */
+export interface EventSource {
+  subscribe(listener: (event: LoopEvent) => void, end: () => void): () => void;
+}
+
+export interface EventStreamOptions {
+  /** Only this lookupd's events (default: every lookupd's). */
+  address?: string;
+  /**
+   * Events kept while nobody reads (default 1000). When the buffer is full, the oldest event is
+   * dropped to make room and counted in {@link EventStream.dropped}: a slow reader loses history,
+   * never the latest state, and never holds memory without bound.
+   */
+  bufferSize?: number;
+}
+
+/**
+ * The loop's events as an async iterator (`for await (const event of loop.events())`). It listens from
+ * the moment it is created, so nothing that happens between creating it and reading it is lost, and
+ * it ends once the loop is closed and every event before that has been read. Leaving the loop early
+ * (`break`, `return()`) stops it listening.
+ */
+export class EventStream implements AsyncIterableIterator<LoopEvent> {
+  /** Events dropped because the buffer was full. */
+  dropped = 0;
+  readonly #buffer: LoopEvent[] = [];
+  readonly #bufferSize: number;
+  #reader: ((result: IteratorResult<LoopEvent>) => void) | undefined;
+  #ended = false;
+  readonly #unsubscribe: () => void;
+
+  constructor(source: EventSource, options: EventStreamOptions = {}) {
+    this.#bufferSize = Math.max(1, options.bufferSize ?? 1000);
+    const address = options.address;
+    this.#unsubscribe = source.subscribe(
+      (event) => {
+        if (address !== undefined && event.address !== address) return;
+        this.#push(event);
+      },
+      () => this.#end(),
+    );
+  }
+
+  next(): Promise<IteratorResult<LoopEvent>> {
+    const event = this.#buffer.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<LoopEvent>> {
+    this.#end();
+    this.#buffer.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #push(event: LoopEvent): void {
+    const reader = this.#reader;
+    if (reader) {
+      this.#reader = undefined;
+      reader({ value: event, done: false });
+      return;
+    }
+    if (this.#buffer.length >= this.#bufferSize) {
+      this.#buffer.shift();
+      this.dropped++;
+    }
+    this.#buffer.push(event);
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#unsubscribe();
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.({ value: undefined, done: true });
+  }
+}
