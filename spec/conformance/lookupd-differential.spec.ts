@@ -245,6 +245,21 @@ const CASES: Record<string, DiffStep[]> = {
     { http: 'POST', path: '/topic/create?topic=withbody', body: 'topic=ignored' },
     topics,
   ]),
+  // net/http sends an answer of up to 2048 bytes with its length, a longer one chunked.
+  'http: framing of small and large answers': [
+    ...Array.from(
+      { length: 30 },
+      (_, i): DiffStep => ({
+        http: 'POST',
+        path: `/topic/create?topic=${'a'.repeat(62)}${i + 10}`,
+      }),
+    ),
+    { http: 'POST', path: `/topic/create?topic=${'b'.repeat(23)}` },
+    { ...topics, show: ['content-length', 'transfer-encoding'] },
+    { http: 'POST', path: `/topic/create?topic=c` },
+    { ...topics, show: ['content-length', 'transfer-encoding'] },
+    { http: 'GET', path: '/lookup?topic=nope', show: ['content-length', 'transfer-encoding'] },
+  ],
   'http: routing': [
     { http: 'GET', path: '/lookup/' },
     { http: 'GET', path: '/LOOKUP?topic=a%20b' },

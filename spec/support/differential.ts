@@ -18,7 +18,14 @@ export type DiffStep =
   | { conn: string; write: Buffer | string; frames: number }
   | { conn: string; end: true }
   | { conn: string; close: true }
-  | { http: string; path: string; body?: string; headers?: Record<string, string> };
+  | {
+      http: string;
+      path: string;
+      body?: string;
+      headers?: Record<string, string>;
+      /** Answer headers to show beside the recorded four (content-type, x-nsq-content-type, allow, location). */
+      show?: string[];
+    };
 
 export interface DiffServer {
   tcpAddress: string;
@@ -140,7 +147,7 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
           if (again.body === result.body && again.status === result.status) break;
           result = again;
         }
-        const shown = ['content-type', 'x-nsq-content-type', 'allow', 'location']
+        const shown = ['content-type', 'x-nsq-content-type', 'allow', 'location', ...(step.show ?? [])]
           .filter((h) => result.headers[h] !== undefined)
           .map((h) => `${h}=${String(result.headers[h])}`);
         lines.push(
