@@ -38,6 +38,8 @@ export class Lookupd {
   readonly #tcp: TcpServer;
   readonly #http: HttpServer;
   readonly #connections = new Set<V1Connection>();
+  /** Every socket the HTTP listener accepted and that is not closed yet, each with its close. */
+  readonly #httpSockets = new Map<Socket, Promise<void>>();
   #state: LookupdState = 'running';
   #closing: Promise<void> | undefined;
   #tcpAddress = '';
@@ -81,6 +83,17 @@ export class Lookupd {
         log: options.log,
       }),
     );
+    this.#http.on('connection', (socket: Socket) => {
+      this.#httpSockets.set(
+        socket,
+        new Promise((resolve) =>
+          socket.once('close', () => {
+            this.#httpSockets.delete(socket);
+            resolve();
+          }),
+        ),
+      );
+    });
     this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
       // Answer a request node:http cannot parse the way Go's net/http does, where the socket allows it.
       if (socket.writable && error.code !== 'ECONNRESET') {
@@ -130,7 +143,8 @@ export class Lookupd {
 
   /**
    * Stops listening, ends every TCP client (their producers leave the registry) and every HTTP
-   * connection, and resolves once both listeners are closed. Idempotent.
+   * connection, kept-alive ones included, and resolves once both listeners and every socket they
+   * accepted are closed, and the event loop has turned once more. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -141,8 +155,14 @@ export class Lookupd {
       c.destroy();
       return c.closed;
     });
-    this.#http.closeAllConnections();
-    this.#closing = Promise.all([tcpClosed, httpClosed, ...clients]).then(() => this.#setState('closed'));
+    const httpSockets = [...this.#httpSockets.values()];
+    for (const socket of this.#httpSockets.keys()) socket.destroy();
+    this.#closing = Promise.all([tcpClosed, httpClosed, ...clients, ...httpSockets])
+      // A client in this process learns of the close on the loop's next turn: a keep-alive agent
+      // would otherwise still hold the dead socket, and send its next request (to a server started
+      // on the same port right after) down it.
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.#setState('closed'));
     return this.#closing;
   }
 
