@@ -245,6 +245,14 @@ const CASES: Record<string, DiffStep[]> = {
     { http: 'POST', path: '/topic/create?topic=withbody', body: 'topic=ignored' },
     topics,
   ]),
+  // nsqlookupd v1.3.0 has no limit on query parameters (Go's urlmaxqueryparams is off in its builds).
+  'http: 10,001 query parameters': stateCase([
+    { http: 'GET', path: `/lookup?topic=t1&${'x=1&'.repeat(9999)}x=1` },
+    { http: 'GET', path: `/lookup?${'x=1&'.repeat(10000)}topic=t2` },
+    { http: 'GET', path: `/channels?topic=t1&${'&'.repeat(20000)}` },
+    { http: 'POST', path: `/topic/create?${'x&'.repeat(10000)}topic=many` },
+    topics,
+  ]),
   // net/http sends an answer of up to 2048 bytes with its length, a longer one chunked.
   'http: framing of small and large answers': [
     ...Array.from(
