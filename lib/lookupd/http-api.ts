@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { goJsonString } from './go-json.js';
 import {
   cleanPath,
@@ -522,63 +523,158 @@ function sendBadRequest(res: ServerResponse): void {
   res.end('400 Bad Request');
 }
 
-/** The request handler for node:http. */
-export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const method = req.method ?? 'GET';
-    const raw = req.url ?? '/';
+/** The request node:http is parsing or answering on one connection. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Set while the request body is read: ends the wait as a body that cannot be read. */
+  failBody: (() => void) | undefined;
+}
+
+/** node:http's `request` and `clientError` listeners, sharing what each connection is doing. */
+export interface HttpHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  clientError(error: NodeJS.ErrnoException, socket: Socket): void;
+}
+
+/** The handlers for node:http. */
+export function createHttpHandlers(ctx: HttpContext): HttpHandlers {
+  // The latest request of each connection whose answer is not complete.
+  const exchanges = new WeakMap<Socket, Exchange>();
+  // node:http reports a broken parser again for every chunk that arrives after it broke.
+  const broken = new WeakSet<Socket>();
+  return {
+    request(req, res) {
+      const { socket } = req;
+      const exchange: Exchange = { req, res, failBody: undefined };
+      exchanges.set(socket, exchange);
+      res.once('close', () => {
+        if (exchanges.get(socket) === exchange) exchanges.delete(socket);
+      });
+      handleRequest(ctx, req, res, exchange);
+    },
+    clientError(error, socket) {
+      if (broken.has(socket)) return;
+      broken.add(socket);
+      const exchange = exchanges.get(socket);
+      if (exchange?.failBody && !exchange.req.complete && socket.writable) {
+        // A body that breaks off (a bad chunk size, say): net/http's body reader fails, and the
+        // handler answers as it would have, with Connection: close (node:http closes after it).
+        exchange.failBody();
+        return;
+      }
+      // A request after one still being answered: Go answers the request before, then this one.
+      if (exchange) exchange.res.once('close', () => answerUnparsable(error, socket));
+      else answerUnparsable(error, socket);
+    },
+  };
+}
+
+/** net/http's answer to a request it cannot parse, where the socket still allows one. */
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.writable && error.code !== 'ECONNRESET') {
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`,
+    );
+  } else {
+    socket.destroy();
+  }
+}
+
+/**
+ * Drains the request body (never kept), then calls `then` with whether it could be read. Go's
+ * handlers answer once they have read it (those with parameters) or net/http has drained it after
+ * them (the others); either way a body that breaks off makes the answer end with Connection: close.
+ */
+function afterBody(req: IncomingMessage, exchange: Exchange, then: (bodyRead: boolean) => void): void {
+  let settled = false;
+  const settle = (bodyRead: boolean) => {
+    if (settled) return;
+    settled = true;
+    exchange.failBody = undefined;
+    then(bodyRead);
+  };
+  exchange.failBody = () => settle(false);
+  req.on('data', () => {});
+  req.on('end', () => settle(true));
+  // The client went away: there is nobody left to answer.
+  req.on('error', () => {
+    settled = true;
+    exchange.failBody = undefined;
+  });
+}
+
+function handleRequest(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+): void {
+  const method = req.method ?? 'GET';
+  const raw = req.url ?? '/';
+  const target = method === 'OPTIONS' && raw === '*' ? undefined : parseTarget(raw);
+  if (target === null) {
+    // net/http refuses the request line itself, before reading any body.
+    req.resume();
+    sendBadRequest(res);
+    return;
+  }
+  afterBody(req, exchange, (bodyRead) => {
+    if (!bodyRead) res.setHeader('Connection', 'close');
     // Go answers `OPTIONS *` itself, before any handler.
-    if (method === 'OPTIONS' && raw === '*') {
-      req.resume();
+    if (target === undefined) res.end();
+    else routeTarget(ctx, req, res, method, raw, target, bodyRead);
+  });
+}
+
+function routeTarget(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  raw: string,
+  target: RequestTarget,
+  bodyRead: boolean,
+): void {
+  const { path } = target;
+  const routes = ROUTES.get(method);
+  if (routes) {
+    const found = routes.get(path);
+    if (found) {
+      serve(ctx, req, res, found, target, bodyRead);
+      return;
+    }
+    if (path !== '/') {
+      let fixed: string | undefined;
+      if (path.length > 1 && path.endsWith('/') && routes.has(path.slice(0, -1))) fixed = path.slice(0, -1);
+      else if (routes.has(`${path}/`)) fixed = `${path}/`;
+      else fixed = caseInsensitiveRoute(method, cleanRoutePath(path));
+      if (fixed !== undefined) {
+        sendRedirect(res, method, target, fixed);
+        return;
+      }
+    }
+  }
+  if (method === 'OPTIONS') {
+    const allow = allowedMethods(path, method);
+    if (allow !== '') {
+      res.setHeader('Allow', allow);
       res.end();
       return;
     }
-    const target = parseTarget(raw);
-    if (!target) {
-      req.resume();
-      sendBadRequest(res);
+  } else {
+    const allow = allowedMethods(path, method);
+    if (allow !== '') {
+      res.setHeader('Allow', allow);
+      ctx.log('info', '405 %s %s', method, raw);
+      sendV1Error(res, 405, 'METHOD_NOT_ALLOWED');
       return;
     }
-    const { path } = target;
-    const routes = ROUTES.get(method);
-    if (routes) {
-      const found = routes.get(path);
-      if (found) {
-        serve(ctx, req, res, found, target);
-        return;
-      }
-      if (path !== '/') {
-        let fixed: string | undefined;
-        if (path.length > 1 && path.endsWith('/') && routes.has(path.slice(0, -1))) fixed = path.slice(0, -1);
-        else if (routes.has(`${path}/`)) fixed = `${path}/`;
-        else fixed = caseInsensitiveRoute(method, cleanRoutePath(path));
-        if (fixed !== undefined) {
-          req.resume();
-          sendRedirect(res, method, target, fixed);
-          return;
-        }
-      }
-    }
-    req.resume();
-    if (method === 'OPTIONS') {
-      const allow = allowedMethods(path, method);
-      if (allow !== '') {
-        res.setHeader('Allow', allow);
-        res.end();
-        return;
-      }
-    } else {
-      const allow = allowedMethods(path, method);
-      if (allow !== '') {
-        res.setHeader('Allow', allow);
-        ctx.log('info', '405 %s %s', method, raw);
-        sendV1Error(res, 405, 'METHOD_NOT_ALLOWED');
-        return;
-      }
-    }
-    ctx.log('info', '404 %s %s', method, raw);
-    sendV1Error(res, 404, 'NOT_FOUND');
-  };
+  }
+  ctx.log('info', '404 %s %s', method, raw);
+  sendV1Error(res, 404, 'NOT_FOUND');
 }
 
 function serve(
@@ -587,26 +683,19 @@ function serve(
   res: ServerResponse,
   route: Route,
   target: RequestTarget,
+  bodyRead: boolean,
 ): void {
   if (!route.readsParams) {
-    req.resume();
     respond(ctx, res, route, undefined, req);
     return;
   }
-  // nsq reads query and body (io.ReadAll) before anything else; the body is drained, not kept.
+  // nsq reads query and body (http_api.NewReqParams) before anything else.
   const { values, ok } = parseQuery(target.rawQuery);
-  let failed = !ok;
-  req.on('data', () => {});
-  req.on('error', () => {
-    failed = true;
-  });
-  req.on('end', () => {
-    if (failed) {
-      sendV1Error(res, 400, 'INVALID_REQUEST');
-      return;
-    }
-    respond(ctx, res, route, new QueryParams(values), req);
-  });
+  if (!ok || !bodyRead) {
+    sendV1Error(res, 400, 'INVALID_REQUEST');
+    return;
+  }
+  respond(ctx, res, route, new QueryParams(values), req);
 }
 
 function respond(

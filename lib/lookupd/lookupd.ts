@@ -8,7 +8,7 @@ import {
 import { joinHostPort, splitHostPort } from '../address.js';
 import { NsqLookupError } from '../errors.js';
 import { goJsonString } from './go-json.js';
-import { createHttpHandler } from './http-api.js';
+import { createHttpHandlers } from './http-api.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
 import { V1Connection, type V1Context } from './v1-connection.js';
@@ -72,17 +72,15 @@ export class Lookupd {
       this.#connections.add(connection);
       void connection.closed.then(() => this.#connections.delete(connection));
     });
-    this.#http = createHttpServer(
-      { ...SOCKET_OPTIONS, maxHeaderSize: MAX_HEADER_BYTES },
-      createHttpHandler({
-        db,
-        now: options.now,
-        inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
-        tombstoneLifetimeMs: options.tombstoneLifetimeMs,
-        version: LOOKUPD_VERSION,
-        log: options.log,
-      }),
-    );
+    const http = createHttpHandlers({
+      db,
+      now: options.now,
+      inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
+      tombstoneLifetimeMs: options.tombstoneLifetimeMs,
+      version: LOOKUPD_VERSION,
+      log: options.log,
+    });
+    this.#http = createHttpServer({ ...SOCKET_OPTIONS, maxHeaderSize: MAX_HEADER_BYTES }, http.request);
     this.#http.on('connection', (socket: Socket) => {
       this.#httpSockets.set(
         socket,
@@ -94,18 +92,8 @@ export class Lookupd {
         ),
       );
     });
-    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-      // Answer a request node:http cannot parse the way Go's net/http does, where the socket allows it.
-      if (socket.writable && error.code !== 'ECONNRESET') {
-        const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-        const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-        socket.end(
-          `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`,
-        );
-      } else {
-        socket.destroy();
-      }
-    });
+    // A request node:http cannot parse is answered the way Go's net/http does, where the socket allows.
+    this.#http.on('clientError', http.clientError);
   }
 
   /** `host:port` the TCP listener is bound to, as nsqlookupd prints it (`[::]:4160` for all interfaces). */

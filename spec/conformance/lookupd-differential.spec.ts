@@ -268,6 +268,38 @@ const CASES: Record<string, DiffStep[]> = {
     { ...topics, show: ['content-length', 'transfer-encoding'] },
     { http: 'GET', path: '/lookup?topic=nope', show: ['content-length', 'transfer-encoding'] },
   ],
+  // A chunked body that breaks off: handlers reading parameters fail with INVALID_REQUEST, the others
+  // answer as usual; both with Connection: close. A request that cannot be parsed after a good one
+  // is answered after it.
+  'http: a bad chunk size in the request body': stateCase([
+    ...[
+      'POST /topic/create?topic=x',
+      'GET /lookup?topic=t1',
+      'GET /ping',
+      'GET /topics',
+      'GET /nope',
+      'GET /Ping',
+      'OPTIONS /lookup',
+      'OPTIONS *',
+      'POST /topic/create?topic=a;b',
+    ].map(
+      (line): DiffStep => ({
+        raw: `${line} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
+        label: `${line}, body "zz" chunk size`,
+      }),
+    ),
+    {
+      raw: 'POST /topic/create?topic=y HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /info HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab',
+      label: 'a good chunked body, then a body cut short by the client’s FIN',
+      halfClose: true,
+    },
+    {
+      raw: 'GET /topics HTTP/1.1\r\nHost: a\r\n\r\nGET /ping HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      label: 'pipelined: /topics, then /ping with a bad chunk size',
+    },
+    { raw: 'GET /info HTTP/1.1\r\nHost: a\r\n\r\nGARBAGE\r\n\r\n', label: 'pipelined: /info, then garbage' },
+    topics,
+  ]),
   'http: routing': [
     { http: 'GET', path: '/lookup/' },
     { http: 'GET', path: '/LOOKUP?topic=a%20b' },

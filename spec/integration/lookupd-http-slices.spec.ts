@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { type IncomingMessage, request } from 'node:http';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import type { PeerInfo } from '../../lib/lookupd/registration-db.js';
+import { connectSocket } from '../support/connect.js';
 import { httpCall } from '../support/http-get.js';
 import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
 
@@ -148,6 +149,32 @@ describe('embedded lookupd: large HTTP answers are written in slices', function 
     assert.equal(over.headers['content-length'], undefined);
     assert.equal(over.headers['transfer-encoding'], 'chunked');
     assert.deepEqual(JSON.parse(over.body).topics.at(-1), 'b'.repeat(24));
+  });
+
+  it('a request it cannot parse, pipelined after /debug, is answered after the whole /debug', async () => {
+    const lookupd = await start();
+    const { peer } = await producer(lookupd, 'a.example');
+    for (let i = 0; i < 20_000; i++) lookupd.db.addProducer('topic', `t${i}`, '', peer);
+    const socket = await connectSocket(lookupd.httpAddress);
+    cleanups.push(() => socket.destroy());
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('GET /debug HTTP/1.1\r\nHost: a\r\n\r\nGARBAGE\r\n\r\n');
+    await closed;
+    const text = Buffer.concat(received).toString('latin1');
+    const bad = 'HTTP/1.1 400 Bad Request\r\n';
+    assert.equal(text.indexOf(bad), text.lastIndexOf(bad), 'one 400');
+    const [debug, after] = text.split(bad);
+    assert.match(debug!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n0\r\n\r\n$/, 'the whole chunked /debug first');
+    const body = debug!
+      .slice(debug!.indexOf('\r\n\r\n') + 4)
+      .replace(/([0-9a-f]+)\r\n([\s\S]*?)\r\n/g, (_, size: string, data: string) => {
+        assert.equal(data.length, Number.parseInt(size, 16));
+        return data;
+      });
+    assert.equal(Object.keys(JSON.parse(body)).length, 20_001);
+    assert.match(after!, /Connection: close\r\n\r\n400 Bad Request$/);
   });
 
   it('stops rendering when the client goes away in the middle of an answer', async () => {
