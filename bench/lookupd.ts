@@ -6,7 +6,9 @@
  *   - pipelined REGISTER: one connection, IDENTIFY, then N REGISTER lines (N distinct channels of
  *     1000 topics, the same names every round) in a single burst, timed until the last OK arrives;
  *   - GET /lookup again, now that the registry also holds those N registrations (nsqlookupd scans
- *     its whole registry for the channels of one topic).
+ *     its whole registry for the channels of one topic);
+ *   - (benchDebugPing) the worst PING round trip while GET /debug of 100,000 registrations is
+ *     fetched: whether a large HTTP answer stalls the producers' connections.
  * Both servers run with --log-level=warn: at nsqlookupd's default (info) each REGISTER writes a log
  * line, which would measure stderr rather than the server. Rounds alternate between the servers, and
  * the ratio pairs the rounds taken side by side.
@@ -291,6 +293,148 @@ export async function benchLookupd(options: BenchLookupdOptions = {}): Promise<R
         ...(name !== realName && real ? { ratio: { value: ratioOf(values, real), of: realName } } : {}),
       });
     }
+  }
+  return rows;
+}
+
+const DEBUG_PRODUCERS = 100;
+const DEBUG_TOPICS_EACH = 1000;
+
+/** A V1 connection, identified, that sends one PING at a time and times its answer. */
+class Pinger {
+  readonly #socket: Socket;
+  #pending: Buffer = Buffer.alloc(0);
+  #waiting: ((error?: Error) => void) | undefined;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+      while (this.#pending.length >= 4 && this.#pending.length >= 4 + this.#pending.readInt32BE(0)) {
+        this.#pending = this.#pending.subarray(4 + this.#pending.readInt32BE(0));
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
+        waiting?.();
+      }
+    });
+    socket.on('close', () => this.#waiting?.(new Error('the PING connection closed')));
+  }
+
+  /** One PING's round trip, in ms. */
+  ping(): Promise<number> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      this.#waiting = (error) => (error ? reject(error) : resolve(performance.now() - started));
+      this.#socket.write('PING\n');
+    });
+  }
+}
+
+/**
+ * The slowest PING round trip on one producer connection while GET /debug of the whole registry is
+ * fetched, PINGs sent back to back for as long as the fetch lasts; and how long the fetch took.
+ */
+async function pingDuringDebug(server: Server): Promise<{ maxPingMs: number; fetchMs: number }> {
+  const { socket } = await converse(
+    server.tcpPort,
+    Buffer.concat([Buffer.from('  V1'), identify('pinger.example')]),
+    1,
+  );
+  socket.removeAllListeners('data');
+  try {
+    const pinger = new Pinger(socket);
+    let fetching = true;
+    const started = performance.now();
+    const fetched = httpGet(server.httpPort, '/debug', undefined).finally(() => {
+      fetching = false;
+    });
+    let maxPingMs = 0;
+    while (fetching) maxPingMs = Math.max(maxPingMs, await pinger.ping());
+    const { status, length } = await fetched;
+    const fetchMs = performance.now() - started;
+    if (status !== 200 || length < DEBUG_PRODUCERS * DEBUG_TOPICS_EACH * 200) {
+      throw new Error(`${server.name}: /debug answered ${status} with ${length} bytes`);
+    }
+    return { maxPingMs, fetchMs };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * PING round trips while /debug of 100,000 registrations (100 producers x 1,000 topics, about 30 MB)
+ * is fetched, on the embedded lookupd and, when NSQLOOKUPD_BIN is set, on the real one: the worst
+ * round trip a producer sees, against nsqd's 1 s read timeout, and the fetch time beside it.
+ */
+export async function benchDebugPing(options: BenchLookupdOptions = {}): Promise<Row[]> {
+  const rounds = options.rounds ?? (options.quick ? 3 : 5);
+  const log = options.log ?? ((text: string) => process.stderr.write(`${text}\n`));
+  const servers: Server[] = [];
+  const sockets: Socket[] = [];
+  const pings = new Map<string, number[]>();
+  const fetches = new Map<string, number[]>();
+  try {
+    servers.push(
+      await startServer('embedded lookupd', process.execPath, ['--import', 'tsx', BIN, 'lookupd']),
+    );
+    const real = process.env.NSQLOOKUPD_BIN;
+    if (real) servers.push(await startServer('real nsqlookupd', real, []));
+    else log('  (NSQLOOKUPD_BIN is not set: the embedded lookupd only)');
+    for (const server of servers) {
+      for (let p = 0; p < DEBUG_PRODUCERS; p++) {
+        const lines = Array.from({ length: DEBUG_TOPICS_EACH }, (_, t) => `REGISTER debug-${p}-${t}\n`).join(
+          '',
+        );
+        const bytes = Buffer.concat([
+          Buffer.from('  V1'),
+          identify(`debug-${p}.example`),
+          Buffer.from(lines),
+        ]);
+        sockets.push((await converse(server.tcpPort, bytes, 1 + DEBUG_TOPICS_EACH)).socket);
+      }
+      pings.set(server.name, []);
+      fetches.set(server.name, []);
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const server of servers) {
+        const { maxPingMs, fetchMs } = await pingDuringDebug(server);
+        pings.get(server.name)!.push(maxPingMs);
+        fetches.get(server.name)!.push(fetchMs);
+        log(
+          `  PING during /debug round ${round + 1}/${rounds}, ${server.name}: worst ${maxPingMs.toFixed(1)} ms, /debug ${fetchMs.toFixed(0)} ms`,
+        );
+      }
+    }
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+  const realName = 'real nsqlookupd';
+  const registrations = `${(DEBUG_PRODUCERS * DEBUG_TOPICS_EACH) / 1000}k`;
+  const rows: Row[] = [];
+  for (const [name, values] of pings) {
+    const real = pings.get(realName);
+    const ratio = name !== realName && real ? ratioOf(values, real) : undefined;
+    rows.push({
+      group: `lookupd: ${name}`,
+      measure: `worst PING round trip while GET /debug of ${registrations} registrations`,
+      value: summarize(values),
+      unit: 'ms',
+      ...(ratio
+        ? { ratio: { value: ratio, of: realName }, goal: '<= 1x real', goalMet: ratio.median <= 1 }
+        : {}),
+    });
+    const fetched = fetches.get(name)!;
+    const realFetches = fetches.get(realName);
+    rows.push({
+      group: `lookupd: ${name}`,
+      measure: `GET /debug of ${registrations} registrations, beside the PINGs`,
+      value: summarize(fetched),
+      unit: 'ms',
+      ...(name !== realName && realFetches
+        ? { ratio: { value: ratioOf(fetched, realFetches), of: realName } }
+        : {}),
+    });
   }
   return rows;
 }

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,stalled,lookupd` a
- * subset. Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,stalled,lookupd,lookupd-debug`
+ * a subset. Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,7 +21,7 @@ import { ClientSockets } from '../spec/support/client-sockets.js';
 import { producerRegistrations } from '../spec/support/lookupd-view.js';
 import { startNsqProcess } from '../spec/support/oracle.js';
 import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../spec/support/targets.js';
-import { benchLookupd } from './lookupd.js';
+import { benchDebugPing, benchLookupd } from './lookupd.js';
 import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -476,6 +476,10 @@ async function main(): Promise<void> {
   if (wanted('lookupd')) {
     log('- lookupd throughput');
     rows.push(...(await benchLookupd({ rounds: ROUNDS, quick: QUICK })));
+  }
+  if (wanted('lookupd-debug')) {
+    log('- lookupd: PING round trips during GET /debug');
+    rows.push(...(await benchDebugPing({ rounds: ROUNDS, quick: QUICK })));
   }
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
   if (args.has('--json')) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { goJsonString } from './go-json.js';
 import {
   cleanPath,
@@ -12,7 +13,13 @@ import {
 } from './go-text.js';
 import { isValidName } from './names.js';
 import type { LookupdLogFn } from './options.js';
-import { filterByActive, type PeerInfo, type Producer, type RegistrationDB } from './registration-db.js';
+import {
+  filterByActive,
+  type PeerInfo,
+  type Producer,
+  type Registration,
+  type RegistrationDB,
+} from './registration-db.js';
 
 /**
  * nsqlookupd's HTTP API (nsq `nsqlookupd/http.go`, `internal/http_api`), routed the way its
@@ -49,7 +56,20 @@ class HttpError {
   ) {}
 }
 
-type Handler = (ctx: HttpContext, params: QueryParams | undefined) => string | undefined;
+/**
+ * Yielded by a body generator after a slice's worth of work that wrote nothing (sorting, say), so
+ * that the writer lets the event loop turn.
+ */
+const PAUSE = Symbol('pause');
+type BodyPiece = string | typeof PAUSE;
+/** An answer rendered piece by piece, so that a large one is written in slices. */
+type BodyPieces = Generator<BodyPiece, void, undefined>;
+
+/**
+ * Validates the request and returns the answer: text, nothing, or pieces to render in slices. An
+ * HttpError thrown before the pieces' first output still sets the answer's status.
+ */
+type Handler = (ctx: HttpContext, params: QueryParams | undefined) => string | undefined | BodyPieces;
 
 interface Route {
   handler: Handler;
@@ -68,6 +88,16 @@ const NSQ_TYPE = 'nsq; version=1.0';
 const GO_ZERO_TIME_UNIX_NANO = '-6795364578871345152';
 
 const STATUS_TEXT: Record<number, string> = { 301: 'Moved Permanently', 307: 'Temporary Redirect' };
+
+// net/http buffers this much of a handler's answer before it commits to chunked encoding: an answer
+// that fits goes out with a Content-Length, a longer one chunked (as nsqlookupd's large answers do).
+const GO_CHUNKING_THRESHOLD = 2048;
+// Text rendered between two turns of the event loop: about a millisecond of work, so that a
+// producer's PING never waits long behind the largest answer (a 30 MB /debug is ~500 slices).
+const SLICE_CHARS = 64 * 1024;
+// Items sorted, or merge steps taken, between two turns of the event loop, for the same reason.
+const SORT_RUN = 1024;
+const MERGE_STEPS_PER_SLICE = 16 * 1024;
 
 class QueryParams {
   constructor(readonly values: Map<string, string[]>) {}
@@ -91,8 +121,13 @@ function topicChannelArgs(params: QueryParams | undefined): { topic: string; cha
   return { topic, channel };
 }
 
-function stringArray(values: string[]): string {
-  return `[${values.map(goJsonString).join(',')}]`;
+/** The elements of a JSON array, comma-separated, one piece each (no brackets). */
+function* elements<T>(items: Iterable<T>, render: (item: T) => string): BodyPieces {
+  let separator = '';
+  for (const item of items) {
+    yield separator + render(item);
+    separator = ',';
+  }
 }
 
 // A peer's JSON never changes once it has identified, and /lookup may list thousands: build it once.
@@ -123,27 +158,39 @@ const doPing: Handler = () => 'OK';
 const doInfo: Handler = (ctx) => `{"version":${goJsonString(ctx.version)}}`;
 
 const doTopics: Handler = (ctx) =>
-  `{"topics":${stringArray(ctx.db.findRegistrations('topic', '*', '').map((r) => r.key))}}`;
+  (function* () {
+    yield '{"topics":[';
+    yield* elements(ctx.db.findRegistrations('topic', '*', ''), (r) => goJsonString(r.key));
+    yield ']}';
+  })();
 
 const doChannels: Handler = (ctx, params) => {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
-  return `{"channels":${stringArray(ctx.db.findRegistrations('channel', topic, '*').map((r) => r.subKey))}}`;
+  return (function* () {
+    yield '{"channels":[';
+    yield* elements(ctx.db.findRegistrations('channel', topic, '*'), (r) => goJsonString(r.subKey));
+    yield ']}';
+  })();
 };
 
 const doLookup: Handler = (ctx, params) => {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
   const { db } = ctx;
   if (db.findRegistrations('topic', topic, '').length === 0) throw new HttpError(404, 'TOPIC_NOT_FOUND');
-  const channels = db.findRegistrations('channel', topic, '*').map((r) => r.subKey);
+  const channels = db.findRegistrations('channel', topic, '*');
   const producers = filterByActive(
     db.findProducers('topic', topic, ''),
     ctx.inactiveProducerTimeoutMs,
     ctx.tombstoneLifetimeMs,
     ctx.now(),
   );
-  let list = '';
-  for (const producer of producers) list += `${list === '' ? '' : ','}{${peerFields(producer.peer)}}`;
-  return `{"channels":${stringArray(channels)},"producers":[${list}]}`;
+  return (function* () {
+    yield '{"channels":[';
+    yield* elements(channels, (r) => goJsonString(r.subKey));
+    yield '],"producers":[';
+    yield* elements(producers, (p) => `{${peerFields(p.peer)}}`);
+    yield ']}';
+  })();
 };
 
 const doCreateTopic: Handler = (ctx, params) => {
@@ -205,43 +252,138 @@ const doNodes: Handler = (ctx) => {
   const now = ctx.now();
   // Tombstoned producers stay listed here (a tombstone lifetime of 0 never counts as tombstoned).
   const producers = filterByActive(db.findProducers('client', '', ''), ctx.inactiveProducerTimeoutMs, 0, now);
-  const nodes: string[] = [];
-  for (const { peer } of producers) {
-    const topics: string[] = [];
-    const tombstones: boolean[] = [];
-    for (const registration of db.lookupRegistrations(peer.id)) {
-      if (registration.category !== 'topic') continue;
-      topics.push(registration.key);
-      const producer: Producer | undefined = registration.producers.get(peer.id);
-      tombstones.push(producer?.peer === peer && producer.isTombstoned(ctx.tombstoneLifetimeMs, now));
+  return (function* () {
+    yield '{"producers":[';
+    let separator = '';
+    for (const { peer } of producers) {
+      // One list for both arrays, so that tombstones[i] stays the state of topics[i].
+      const topics = db.lookupRegistrations(peer.id).filter((r) => r.category === 'topic');
+      yield `${separator}{${peerFields(peer)},"tombstones":[`;
+      yield* elements(topics, (registration) => {
+        const producer: Producer | undefined = registration.producers.get(peer.id);
+        return String(producer?.peer === peer && producer.isTombstoned(ctx.tombstoneLifetimeMs, now));
+      });
+      yield '],"topics":[';
+      yield* elements(topics, (registration) => goJsonString(registration.key));
+      yield ']}';
+      separator = ',';
     }
-    nodes.push(
-      `{${peerFields(peer)},"tombstones":[${tombstones.join(',')}],"topics":${stringArray(topics)}}`,
-    );
-  }
-  return `{"producers":[${nodes.join(',')}]}`;
+    yield ']}';
+  })();
 };
 
-const doDebug: Handler = (ctx) => {
-  // Go marshals the map with sorted keys and leaves out registrations without producers.
-  const registrations = [...ctx.db.registrations()].filter((r) => r.producers.size > 0);
-  const named = registrations.map((r) => ({ name: r.name, registration: r }));
-  named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const entries = named.map(({ name, registration }) => {
-    const producers = [...registration.producers.values()].map(({ peer, tombstonedAt }) => {
-      return (
+/** The parts of a peer's /debug entry that never change, around its last_update and tombstone. */
+interface DebugPeerJson {
+  /** Up to and including `"last_update":`. */
+  head: string;
+  /** `,"tcp_port":N,"tombstoned":`. */
+  middle: string;
+  /** From `,"topology_region":` to the closing brace. */
+  tail: string;
+  lastUpdate: number;
+  lastUpdateNano: string;
+}
+
+// A producer is listed once per registration it holds: build its fixed JSON once, not every time.
+const debugJsonCache = new WeakMap<PeerInfo, DebugPeerJson>();
+
+/** One producer of a registration as nsqlookupd's /debug marshals it (a Go map: keys sorted). */
+function debugProducer({ peer, tombstonedAt }: Producer): string {
+  let json = debugJsonCache.get(peer);
+  if (json === undefined) {
+    json = {
+      head:
         `{"broadcast_address":${goJsonString(peer.broadcastAddress)},"hostname":${goJsonString(peer.hostname)},` +
-        `"http_port":${peer.httpPort},"id":${goJsonString(peer.id)},"last_update":${unixNano(peer.lastUpdate)},` +
-        `"tcp_port":${peer.tcpPort},"tombstoned":${tombstonedAt !== undefined},` +
-        `"tombstoned_at":${tombstonedAt === undefined ? GO_ZERO_TIME_UNIX_NANO : unixNano(tombstonedAt)},` +
-        `"topology_region":${goJsonString(peer.topologyRegion)},"topology_zone":${goJsonString(peer.topologyZone)},` +
-        `"version":${goJsonString(peer.version)}}`
-      );
-    });
-    return `${goJsonString(name)}:[${producers.join(',')}]`;
-  });
-  return `{${entries.join(',')}}`;
-};
+        `"http_port":${peer.httpPort},"id":${goJsonString(peer.id)},"last_update":`,
+      middle: `,"tcp_port":${peer.tcpPort},"tombstoned":`,
+      tail:
+        `,"topology_region":${goJsonString(peer.topologyRegion)},"topology_zone":${goJsonString(peer.topologyZone)},` +
+        `"version":${goJsonString(peer.version)}}`,
+      lastUpdate: Number.NaN,
+      lastUpdateNano: '',
+    };
+    debugJsonCache.set(peer, json);
+  }
+  if (json.lastUpdate !== peer.lastUpdate) {
+    json.lastUpdate = peer.lastUpdate;
+    json.lastUpdateNano = unixNano(peer.lastUpdate);
+  }
+  const tombstone =
+    tombstonedAt === undefined
+      ? `false,"tombstoned_at":${GO_ZERO_TIME_UNIX_NANO}`
+      : `true,"tombstoned_at":${unixNano(tombstonedAt)}`;
+  return `${json.head}${json.lastUpdateNano}${json.middle}${tombstone}${json.tail}`;
+}
+
+/**
+ * The indices of `keys` in ascending order (by UTF-16 code unit, as `<` compares), sorted in slices:
+ * runs of SORT_RUN sorted one per slice, then merged a bounded number of steps per slice.
+ */
+function* sortedIndices(keys: readonly string[]): Generator<typeof PAUSE, Uint32Array, undefined> {
+  const n = keys.length;
+  let from = new Uint32Array(n);
+  for (let i = 0; i < n; i++) from[i] = i;
+  const compare = (a: number, b: number) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0);
+  for (let start = 0; start < n; start += SORT_RUN) {
+    from.subarray(start, start + SORT_RUN).sort(compare);
+    if (start + SORT_RUN < n) yield PAUSE;
+  }
+  let to = new Uint32Array(n);
+  let steps = 0;
+  for (let width = SORT_RUN; width < n; width *= 2) {
+    for (let low = 0; low < n; low += 2 * width) {
+      const middle = Math.min(low + width, n);
+      const high = Math.min(low + 2 * width, n);
+      let i = low;
+      let j = middle;
+      let k = low;
+      while (i < middle && j < high) {
+        to[k++] = keys[from[i]!]! <= keys[from[j]!]! ? from[i++]! : from[j++]!;
+        if (++steps === MERGE_STEPS_PER_SLICE) {
+          steps = 0;
+          yield PAUSE;
+        }
+      }
+      to.set(from.subarray(i, middle), k);
+      to.set(from.subarray(j, high), k + middle - i);
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}
+
+const doDebug: Handler = (ctx) =>
+  (function* () {
+    const { db } = ctx;
+    // Go marshals the map with sorted keys and leaves out registrations without producers.
+    const registrations: Registration[] = [];
+    const names: string[] = [];
+    for (const registration of [...db.registrations()]) {
+      if (registration.producers.size === 0) continue;
+      registrations.push(registration);
+      names.push(registration.name);
+      if (names.length % SORT_RUN === 0) yield PAUSE;
+    }
+    const order = yield* sortedIndices(names);
+    // Each registration is rendered as it stands when its turn comes (nsqlookupd renders a copy made
+    // under its read lock); one removed or emptied in the meantime is left out.
+    yield '{';
+    let separator = '';
+    for (const index of order) {
+      const registration = registrations[index]!;
+      if (
+        registration.producers.size === 0 ||
+        db.get(registration.category, registration.key, registration.subKey) !== registration
+      ) {
+        continue;
+      }
+      yield `${separator}${goJsonString(names[index]!)}:[`;
+      yield* elements(registration.producers.values(), debugProducer);
+      yield ']';
+      separator = ',';
+    }
+    yield '}';
+  })();
 
 /**
  * nsqlookupd serves Go's pprof under /debug/pprof; there is no Go runtime to profile here, so these
@@ -381,63 +523,158 @@ function sendBadRequest(res: ServerResponse): void {
   res.end('400 Bad Request');
 }
 
-/** The request handler for node:http. */
-export function createHttpHandler(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const method = req.method ?? 'GET';
-    const raw = req.url ?? '/';
+/** The request node:http is parsing or answering on one connection. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Set while the request body is read: ends the wait as a body that cannot be read. */
+  failBody: (() => void) | undefined;
+}
+
+/** node:http's `request` and `clientError` listeners, sharing what each connection is doing. */
+export interface HttpHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  clientError(error: NodeJS.ErrnoException, socket: Socket): void;
+}
+
+/** The handlers for node:http. */
+export function createHttpHandlers(ctx: HttpContext): HttpHandlers {
+  // The latest request of each connection whose answer is not complete.
+  const exchanges = new WeakMap<Socket, Exchange>();
+  // node:http reports a broken parser again for every chunk that arrives after it broke.
+  const broken = new WeakSet<Socket>();
+  return {
+    request(req, res) {
+      const { socket } = req;
+      const exchange: Exchange = { req, res, failBody: undefined };
+      exchanges.set(socket, exchange);
+      res.once('close', () => {
+        if (exchanges.get(socket) === exchange) exchanges.delete(socket);
+      });
+      handleRequest(ctx, req, res, exchange);
+    },
+    clientError(error, socket) {
+      if (broken.has(socket)) return;
+      broken.add(socket);
+      const exchange = exchanges.get(socket);
+      if (exchange?.failBody && !exchange.req.complete && socket.writable) {
+        // A body that breaks off (a bad chunk size, say): net/http's body reader fails, and the
+        // handler answers as it would have, with Connection: close (node:http closes after it).
+        exchange.failBody();
+        return;
+      }
+      // A request after one still being answered: Go answers the request before, then this one.
+      if (exchange) exchange.res.once('close', () => answerUnparsable(error, socket));
+      else answerUnparsable(error, socket);
+    },
+  };
+}
+
+/** net/http's answer to a request it cannot parse, where the socket still allows one. */
+function answerUnparsable(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.writable && error.code !== 'ECONNRESET') {
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`,
+    );
+  } else {
+    socket.destroy();
+  }
+}
+
+/**
+ * Drains the request body (never kept), then calls `then` with whether it could be read. Go's
+ * handlers answer once they have read it (those with parameters) or net/http has drained it after
+ * them (the others); either way a body that breaks off makes the answer end with Connection: close.
+ */
+function afterBody(req: IncomingMessage, exchange: Exchange, then: (bodyRead: boolean) => void): void {
+  let settled = false;
+  const settle = (bodyRead: boolean) => {
+    if (settled) return;
+    settled = true;
+    exchange.failBody = undefined;
+    then(bodyRead);
+  };
+  exchange.failBody = () => settle(false);
+  req.on('data', () => {});
+  req.on('end', () => settle(true));
+  // The client went away: there is nobody left to answer.
+  req.on('error', () => {
+    settled = true;
+    exchange.failBody = undefined;
+  });
+}
+
+function handleRequest(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+): void {
+  const method = req.method ?? 'GET';
+  const raw = req.url ?? '/';
+  const target = method === 'OPTIONS' && raw === '*' ? undefined : parseTarget(raw);
+  if (target === null) {
+    // net/http refuses the request line itself, before reading any body.
+    req.resume();
+    sendBadRequest(res);
+    return;
+  }
+  afterBody(req, exchange, (bodyRead) => {
+    if (!bodyRead) res.setHeader('Connection', 'close');
     // Go answers `OPTIONS *` itself, before any handler.
-    if (method === 'OPTIONS' && raw === '*') {
-      req.resume();
+    if (target === undefined) res.end();
+    else routeTarget(ctx, req, res, method, raw, target, bodyRead);
+  });
+}
+
+function routeTarget(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  method: string,
+  raw: string,
+  target: RequestTarget,
+  bodyRead: boolean,
+): void {
+  const { path } = target;
+  const routes = ROUTES.get(method);
+  if (routes) {
+    const found = routes.get(path);
+    if (found) {
+      serve(ctx, req, res, found, target, bodyRead);
+      return;
+    }
+    if (path !== '/') {
+      let fixed: string | undefined;
+      if (path.length > 1 && path.endsWith('/') && routes.has(path.slice(0, -1))) fixed = path.slice(0, -1);
+      else if (routes.has(`${path}/`)) fixed = `${path}/`;
+      else fixed = caseInsensitiveRoute(method, cleanRoutePath(path));
+      if (fixed !== undefined) {
+        sendRedirect(res, method, target, fixed);
+        return;
+      }
+    }
+  }
+  if (method === 'OPTIONS') {
+    const allow = allowedMethods(path, method);
+    if (allow !== '') {
+      res.setHeader('Allow', allow);
       res.end();
       return;
     }
-    const target = parseTarget(raw);
-    if (!target) {
-      req.resume();
-      sendBadRequest(res);
+  } else {
+    const allow = allowedMethods(path, method);
+    if (allow !== '') {
+      res.setHeader('Allow', allow);
+      ctx.log('info', '405 %s %s', method, raw);
+      sendV1Error(res, 405, 'METHOD_NOT_ALLOWED');
       return;
     }
-    const { path } = target;
-    const routes = ROUTES.get(method);
-    if (routes) {
-      const found = routes.get(path);
-      if (found) {
-        serve(ctx, req, res, found, target);
-        return;
-      }
-      if (path !== '/') {
-        let fixed: string | undefined;
-        if (path.length > 1 && path.endsWith('/') && routes.has(path.slice(0, -1))) fixed = path.slice(0, -1);
-        else if (routes.has(`${path}/`)) fixed = `${path}/`;
-        else fixed = caseInsensitiveRoute(method, cleanRoutePath(path));
-        if (fixed !== undefined) {
-          req.resume();
-          sendRedirect(res, method, target, fixed);
-          return;
-        }
-      }
-    }
-    req.resume();
-    if (method === 'OPTIONS') {
-      const allow = allowedMethods(path, method);
-      if (allow !== '') {
-        res.setHeader('Allow', allow);
-        res.end();
-        return;
-      }
-    } else {
-      const allow = allowedMethods(path, method);
-      if (allow !== '') {
-        res.setHeader('Allow', allow);
-        ctx.log('info', '405 %s %s', method, raw);
-        sendV1Error(res, 405, 'METHOD_NOT_ALLOWED');
-        return;
-      }
-    }
-    ctx.log('info', '404 %s %s', method, raw);
-    sendV1Error(res, 404, 'NOT_FOUND');
-  };
+  }
+  ctx.log('info', '404 %s %s', method, raw);
+  sendV1Error(res, 404, 'NOT_FOUND');
 }
 
 function serve(
@@ -446,26 +683,19 @@ function serve(
   res: ServerResponse,
   route: Route,
   target: RequestTarget,
+  bodyRead: boolean,
 ): void {
   if (!route.readsParams) {
-    req.resume();
     respond(ctx, res, route, undefined, req);
     return;
   }
-  // nsq reads query and body (io.ReadAll) before anything else; the body is drained, not kept.
+  // nsq reads query and body (http_api.NewReqParams) before anything else.
   const { values, ok } = parseQuery(target.rawQuery);
-  let failed = !ok;
-  req.on('data', () => {});
-  req.on('error', () => {
-    failed = true;
-  });
-  req.on('end', () => {
-    if (failed) {
-      sendV1Error(res, 400, 'INVALID_REQUEST');
-      return;
-    }
-    respond(ctx, res, route, new QueryParams(values), req);
-  });
+  if (!ok || !bodyRead) {
+    sendV1Error(res, 400, 'INVALID_REQUEST');
+    return;
+  }
+  respond(ctx, res, route, new QueryParams(values), req);
 }
 
 function respond(
@@ -475,24 +705,157 @@ function respond(
   params: QueryParams | undefined,
   req: IncomingMessage,
 ): void {
-  let status = 200;
+  const logStatus = (status: number) =>
+    ctx.log('info', '%d %s %s (%s)', status, req.method, req.url, req.socket.remoteAddress);
+  let data: ReturnType<Handler>;
   try {
-    const data = route.handler(ctx, params);
-    if (route.plainText) {
-      res.setHeader('Content-Type', TEXT_TYPE);
-      res.end(data);
-    } else {
-      sendV1(res, 200, data);
-    }
+    data = route.handler(ctx, params);
   } catch (error) {
-    if (error instanceof HttpError) {
-      status = error.status;
-      sendV1Error(res, error.status, error.message);
+    logStatus(sendFailure(ctx, res, error));
+    return;
+  }
+  if (typeof data === 'object') {
+    new SlicedAnswer(ctx, res, data, logStatus).start();
+    return;
+  }
+  if (route.plainText) {
+    res.setHeader('Content-Type', TEXT_TYPE);
+    res.end(data);
+  } else {
+    sendV1(res, 200, data);
+  }
+  logStatus(200);
+}
+
+/** Answers a handler's error as nsq's V1 envelope does; returns the status sent. */
+function sendFailure(ctx: HttpContext, res: ServerResponse, error: unknown): number {
+  if (error instanceof HttpError) {
+    sendV1Error(res, error.status, error.message);
+    return error.status;
+  }
+  ctx.log('error', 'panic in HTTP handler - %s', error instanceof Error ? error.message : String(error));
+  sendV1Error(res, 500, 'INTERNAL_ERROR');
+  return 500;
+}
+
+/**
+ * Writes a 200 answer rendered in slices: up to SLICE_CHARS of text per turn of the event loop, the
+ * next slice after a setImmediate, or after 'drain' when the client reads slower than it is written,
+ * so that neither the loop nor memory is held by one large answer. Like net/http, it sends an answer
+ * of at most GO_CHUNKING_THRESHOLD bytes with a Content-Length and a longer one chunked.
+ */
+class SlicedAnswer {
+  readonly #ctx: HttpContext;
+  readonly #res: ServerResponse;
+  readonly #pieces: BodyPieces;
+  readonly #logStatus: (status: number) => void;
+  #pending = '';
+  #committed = false;
+  #stopped = false;
+  #immediate: NodeJS.Immediate | undefined;
+
+  constructor(
+    ctx: HttpContext,
+    res: ServerResponse,
+    pieces: BodyPieces,
+    logStatus: (status: number) => void,
+  ) {
+    this.#ctx = ctx;
+    this.#res = res;
+    this.#pieces = pieces;
+    this.#logStatus = logStatus;
+  }
+
+  start(): void {
+    // 'close' comes after the last byte or when the client or close() ends the connection early.
+    this.#res.once('close', () => this.#stop());
+    this.#slice();
+  }
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+    this.#pieces.return();
+  }
+
+  readonly #next = () => {
+    this.#immediate = undefined;
+    this.#slice();
+  };
+
+  // 'drain' can come from a write that completed at once, on the same turn: wait for the next one.
+  readonly #afterDrain = () => {
+    if (!this.#stopped) this.#immediate = setImmediate(this.#next);
+  };
+
+  #slice(): void {
+    if (this.#stopped) return;
+    let done = false;
+    try {
+      for (;;) {
+        const piece = this.#pieces.next();
+        if (piece.done) {
+          done = true;
+          break;
+        }
+        if (piece.value === PAUSE) break;
+        this.#pending += piece.value;
+        if (this.#pending.length >= SLICE_CHARS) break;
+      }
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    const res = this.#res;
+    if (!this.#committed) {
+      // Until the answer outgrows net/http's buffer, it may still go out whole, with its length.
+      const small =
+        this.#pending.length <= GO_CHUNKING_THRESHOLD &&
+        Buffer.byteLength(this.#pending, 'utf8') <= GO_CHUNKING_THRESHOLD;
+      if (small && done) {
+        this.#stopped = true;
+        sendV1(res, 200, this.#pending);
+        this.#logStatus(200);
+        return;
+      }
+      if (!small) {
+        this.#committed = true;
+        res.statusCode = 200;
+        res.setHeader('Content-Type', JSON_TYPE);
+        res.setHeader(NSQ_TYPE_HEADER, NSQ_TYPE);
+        this.#logStatus(200);
+      }
+    }
+    let flowing = true;
+    if (this.#committed && this.#pending !== '') {
+      flowing = res.write(Buffer.from(this.#pending, 'utf8'));
+      this.#pending = '';
+    }
+    if (done) {
+      this.#stopped = true;
+      res.end();
+    } else if (flowing) {
+      this.#immediate = setImmediate(this.#next);
     } else {
-      status = 500;
-      ctx.log('error', 'panic in HTTP handler - %s', error instanceof Error ? error.message : String(error));
-      sendV1Error(res, 500, 'INTERNAL_ERROR');
+      res.once('drain', this.#afterDrain);
     }
   }
-  ctx.log('info', '%d %s %s (%s)', status, req.method, req.url, req.socket.remoteAddress);
+
+  #fail(error: unknown): void {
+    if (!this.#committed) {
+      this.#stopped = true;
+      this.#logStatus(sendFailure(this.#ctx, this.#res, error));
+      return;
+    }
+    // The status is out already: all that is left is to cut the answer short.
+    this.#ctx.log(
+      'error',
+      'panic in HTTP handler - %s',
+      error instanceof Error ? error.message : String(error),
+    );
+    this.#stop();
+    this.#res.destroy();
+  }
 }

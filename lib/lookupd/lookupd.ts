@@ -8,7 +8,7 @@ import {
 import { joinHostPort, splitHostPort } from '../address.js';
 import { NsqLookupError } from '../errors.js';
 import { goJsonString } from './go-json.js';
-import { createHttpHandler } from './http-api.js';
+import { createHttpHandlers } from './http-api.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
 import { V1Connection, type V1Context } from './v1-connection.js';
@@ -38,6 +38,8 @@ export class Lookupd {
   readonly #tcp: TcpServer;
   readonly #http: HttpServer;
   readonly #connections = new Set<V1Connection>();
+  /** Every socket the HTTP listener accepted and that is not closed yet, each with its close. */
+  readonly #httpSockets = new Map<Socket, Promise<void>>();
   #state: LookupdState = 'running';
   #closing: Promise<void> | undefined;
   #tcpAddress = '';
@@ -70,29 +72,28 @@ export class Lookupd {
       this.#connections.add(connection);
       void connection.closed.then(() => this.#connections.delete(connection));
     });
-    this.#http = createHttpServer(
-      { ...SOCKET_OPTIONS, maxHeaderSize: MAX_HEADER_BYTES },
-      createHttpHandler({
-        db,
-        now: options.now,
-        inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
-        tombstoneLifetimeMs: options.tombstoneLifetimeMs,
-        version: LOOKUPD_VERSION,
-        log: options.log,
-      }),
-    );
-    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-      // Answer a request node:http cannot parse the way Go's net/http does, where the socket allows it.
-      if (socket.writable && error.code !== 'ECONNRESET') {
-        const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-        const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-        socket.end(
-          `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${status}`,
-        );
-      } else {
-        socket.destroy();
-      }
+    const http = createHttpHandlers({
+      db,
+      now: options.now,
+      inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
+      tombstoneLifetimeMs: options.tombstoneLifetimeMs,
+      version: LOOKUPD_VERSION,
+      log: options.log,
     });
+    this.#http = createHttpServer({ ...SOCKET_OPTIONS, maxHeaderSize: MAX_HEADER_BYTES }, http.request);
+    this.#http.on('connection', (socket: Socket) => {
+      this.#httpSockets.set(
+        socket,
+        new Promise((resolve) =>
+          socket.once('close', () => {
+            this.#httpSockets.delete(socket);
+            resolve();
+          }),
+        ),
+      );
+    });
+    // A request node:http cannot parse is answered the way Go's net/http does, where the socket allows.
+    this.#http.on('clientError', http.clientError);
   }
 
   /** `host:port` the TCP listener is bound to, as nsqlookupd prints it (`[::]:4160` for all interfaces). */
@@ -130,7 +131,8 @@ export class Lookupd {
 
   /**
    * Stops listening, ends every TCP client (their producers leave the registry) and every HTTP
-   * connection, and resolves once both listeners are closed. Idempotent.
+   * connection, kept-alive ones included, and resolves once both listeners and every socket they
+   * accepted are closed, and the event loop has turned once more. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -141,8 +143,14 @@ export class Lookupd {
       c.destroy();
       return c.closed;
     });
-    this.#http.closeAllConnections();
-    this.#closing = Promise.all([tcpClosed, httpClosed, ...clients]).then(() => this.#setState('closed'));
+    const httpSockets = [...this.#httpSockets.values()];
+    for (const socket of this.#httpSockets.keys()) socket.destroy();
+    this.#closing = Promise.all([tcpClosed, httpClosed, ...clients, ...httpSockets])
+      // A client in this process learns of the close on the loop's next turn: a keep-alive agent
+      // would otherwise still hold the dead socket, and send its next request (to a server started
+      // on the same port right after) down it.
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.#setState('closed'));
     return this.#closing;
   }
 

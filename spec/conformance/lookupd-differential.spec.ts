@@ -245,6 +245,61 @@ const CASES: Record<string, DiffStep[]> = {
     { http: 'POST', path: '/topic/create?topic=withbody', body: 'topic=ignored' },
     topics,
   ]),
+  // nsqlookupd v1.3.0 has no limit on query parameters (Go's urlmaxqueryparams is off in its builds).
+  'http: 10,001 query parameters': stateCase([
+    { http: 'GET', path: `/lookup?topic=t1&${'x=1&'.repeat(9999)}x=1` },
+    { http: 'GET', path: `/lookup?${'x=1&'.repeat(10000)}topic=t2` },
+    { http: 'GET', path: `/channels?topic=t1&${'&'.repeat(20000)}` },
+    { http: 'POST', path: `/topic/create?${'x&'.repeat(10000)}topic=many` },
+    topics,
+  ]),
+  // net/http sends an answer of up to 2048 bytes with its length, a longer one chunked.
+  'http: framing of small and large answers': [
+    ...Array.from(
+      { length: 30 },
+      (_, i): DiffStep => ({
+        http: 'POST',
+        path: `/topic/create?topic=${'a'.repeat(62)}${i + 10}`,
+      }),
+    ),
+    { http: 'POST', path: `/topic/create?topic=${'b'.repeat(23)}` },
+    { ...topics, show: ['content-length', 'transfer-encoding'] },
+    { http: 'POST', path: `/topic/create?topic=c` },
+    { ...topics, show: ['content-length', 'transfer-encoding'] },
+    { http: 'GET', path: '/lookup?topic=nope', show: ['content-length', 'transfer-encoding'] },
+  ],
+  // A chunked body that breaks off: handlers reading parameters fail with INVALID_REQUEST, the others
+  // answer as usual; both with Connection: close. A request that cannot be parsed after a good one
+  // is answered after it.
+  'http: a bad chunk size in the request body': stateCase([
+    ...[
+      'POST /topic/create?topic=x',
+      'GET /lookup?topic=t1',
+      'GET /ping',
+      'GET /topics',
+      'GET /nope',
+      'GET /Ping',
+      'OPTIONS /lookup',
+      'OPTIONS *',
+      'POST /topic/create?topic=a;b',
+    ].map(
+      (line): DiffStep => ({
+        raw: `${line} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
+        label: `${line}, body "zz" chunk size`,
+      }),
+    ),
+    {
+      raw: 'POST /topic/create?topic=y HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /info HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab',
+      label: 'a good chunked body, then a body cut short by the client’s FIN',
+      halfClose: true,
+    },
+    {
+      raw: 'GET /topics HTTP/1.1\r\nHost: a\r\n\r\nGET /ping HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      label: 'pipelined: /topics, then /ping with a bad chunk size',
+    },
+    { raw: 'GET /info HTTP/1.1\r\nHost: a\r\n\r\nGARBAGE\r\n\r\n', label: 'pipelined: /info, then garbage' },
+    topics,
+  ]),
   'http: routing': [
     { http: 'GET', path: '/lookup/' },
     { http: 'GET', path: '/LOOKUP?topic=a%20b' },

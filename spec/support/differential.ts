@@ -18,7 +18,20 @@ export type DiffStep =
   | { conn: string; write: Buffer | string; frames: number }
   | { conn: string; end: true }
   | { conn: string; close: true }
-  | { http: string; path: string; body?: string; headers?: Record<string, string> };
+  /**
+   * Raw bytes on a connection of their own to the HTTP port, for requests an HTTP client will not
+   * send (a broken chunked body, pipelining); the server must close the connection at the end,
+   * after the client's FIN with `halfClose`.
+   */
+  | { raw: Buffer | string; label: string; halfClose?: boolean }
+  | {
+      http: string;
+      path: string;
+      body?: string;
+      headers?: Record<string, string>;
+      /** Answer headers to show beside the recorded four (content-type, x-nsq-content-type, allow, location). */
+      show?: string[];
+    };
 
 export interface DiffServer {
   tcpAddress: string;
@@ -140,12 +153,18 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
           if (again.body === result.body && again.status === result.status) break;
           result = again;
         }
-        const shown = ['content-type', 'x-nsq-content-type', 'allow', 'location']
+        const shown = ['content-type', 'x-nsq-content-type', 'allow', 'location', ...(step.show ?? [])]
           .filter((h) => result.headers[h] !== undefined)
           .map((h) => `${h}=${String(result.headers[h])}`);
         lines.push(
           `${step.http} ${step.path} -> ${result.status} [${shown.join(' ')}] ${canonicalBody(normalize(result.body))}`,
         );
+        continue;
+      }
+      if ('raw' in step) {
+        const answers = await rawHttp(server.httpAddress, step.raw, step.halfClose ?? false);
+        const shown = answers.map((a) => `${a.head} ${canonicalBody(normalize(a.body))}`);
+        lines.push(`raw ${step.label} -> ${[...shown, 'closed'].join(' | ')}`);
         continue;
       }
       let client = clients.get(step.conn);
@@ -228,4 +247,81 @@ function canonical(value: ExactJson): ExactJson {
 function timeOf(v: ExactJson): ExactJson {
   if (v === -6795364578871345152n) return '<zero time>';
   return typeof v === 'bigint' ? '<ns>' : v;
+}
+
+// Shown from a raw answer: the recorded headers and what framing and connection reuse depend on.
+const RAW_SHOWN = [
+  'content-type',
+  'x-nsq-content-type',
+  'allow',
+  'location',
+  'content-length',
+  'transfer-encoding',
+];
+
+/**
+ * Writes `bytes` on a fresh connection to `address` and reads until the server closes it; returns
+ * each answer as `status [headers]` and its body (chunked bodies decoded). `Connection` is shown
+ * only as `close`: node:http says `keep-alive` where Go says nothing.
+ */
+async function rawHttp(
+  address: string,
+  bytes: Buffer | string,
+  halfClose: boolean,
+): Promise<{ head: string; body: string }[]> {
+  const socket = await connectSocket(address);
+  const received: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('timed out waiting for the server to close a raw HTTP connection'));
+    }, 5000);
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve();
+    });
+    socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+    if (halfClose) socket.end();
+  });
+  const text = Buffer.concat(received).toString('latin1');
+  const answers: { head: string; body: string }[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end === -1) {
+      answers.push({ head: 'unparsed', body: text.slice(at) });
+      break;
+    }
+    const [statusLine = '', ...headerLines] = text.slice(at, end).split('\r\n');
+    const headers = new Map<string, string>();
+    for (const line of headerLines) {
+      const colon = line.indexOf(':');
+      headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+    }
+    at = end + 4;
+    let body = '';
+    if (headers.get('transfer-encoding') === 'chunked') {
+      for (;;) {
+        const sizeEnd = text.indexOf('\r\n', at);
+        const size = Number.parseInt(text.slice(at, sizeEnd), 16);
+        at = sizeEnd + 2;
+        if (!(size > 0)) {
+          at += 2;
+          break;
+        }
+        body += text.slice(at, at + size);
+        at += size + 2;
+      }
+    } else {
+      const length = headers.has('content-length') ? Number(headers.get('content-length')) : text.length - at;
+      body = text.slice(at, at + length);
+      at += length;
+    }
+    const shown = RAW_SHOWN.filter((h) => headers.has(h)).map((h) => `${h}=${headers.get(h)}`);
+    if (headers.get('connection')?.toLowerCase() === 'close') shown.push('connection=close');
+    answers.push({ head: `${statusLine.split(' ')[1]} [${shown.join(' ')}]`, body });
+  }
+  return answers;
 }
