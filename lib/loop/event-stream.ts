@@ -29,18 +29,21 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
   readonly #bufferSize: number;
   #reader: ((result: IteratorResult<LoopEvent>) => void) | undefined;
   #ended = false;
-  readonly #unsubscribe: () => void;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(source: EventSource, options: EventStreamOptions = {}) {
     this.#bufferSize = Math.max(1, options.bufferSize ?? 1000);
     const address = options.address;
-    this.#unsubscribe = source.subscribe(
+    const unsubscribe = source.subscribe(
       (event) => {
         if (address !== undefined && event.address !== address) return;
         this.#push(event);
       },
       () => this.#end(),
     );
+    // A source that has already ended calls end() from inside subscribe().
+    if (this.#ended) unsubscribe();
+    else this.#unsubscribe = unsubscribe;
   }
 
   next(): Promise<IteratorResult<LoopEvent>> {
@@ -79,7 +82,7 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#unsubscribe();
+    this.#unsubscribe?.();
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.({ value: undefined, done: true });

@@ -98,5 +98,71 @@ for (const target of LOOKUPD_TARGETS) {
       const order = events.map((e) => e.type).filter((t) => t !== 'connecting' && t !== 'retry-scheduled');
       assert.deepEqual(order, ['added', 'connected', 'in-sync', 'disconnected', 'connected', 'in-sync']);
     });
+
+    it("events() yields one lookupd's transitions and PINGs in order, and ends when the loop closes", async () => {
+      const [a, b] = [await target.start(), await target.start()];
+      cleanups.push(
+        () => a.close(),
+        () => b.close(),
+      );
+      const loop = new LookupLoop({
+        addresses: [a.tcpAddress, b.tcpAddress],
+        identity: IDENTITY,
+        registry: new Registry([{ topic: 't' }]),
+        pingIntervalMs: 20,
+      });
+      cleanups.push(() => loop.close());
+      // Created before start(): nothing is missed between creating the stream and reading it.
+      const onlyA = loop.events({ address: a.tcpAddress });
+      const everything = loop.events();
+      loop.start();
+      const seen: string[] = [];
+      for await (const event of onlyA) {
+        assert.equal(event.address, a.tcpAddress);
+        seen.push(event.type);
+        if (event.type === 'ping') break;
+      }
+      assert.deepEqual(seen, ['added', 'connecting', 'connected', 'in-sync', 'ping']);
+      let closedFirst = false;
+      const closing = loop.close().then(() => {
+        closedFirst = true;
+      });
+      const all: string[] = [];
+      for await (const event of everything)
+        all.push(`${event.type} ${event.address === a.tcpAddress ? 'a' : 'b'}`);
+      await closing;
+      assert.equal(closedFirst, true, 'the stream ends once close() is done');
+      await loop.closed();
+      for (const who of ['a', 'b']) {
+        const mine = all.filter((e) => e.endsWith(who)).filter((e) => !e.startsWith('ping'));
+        assert.deepEqual(
+          mine.slice(0, 4),
+          ['added', 'connecting', 'connected', 'in-sync'].map((t) => `${t} ${who}`),
+        );
+        assert.equal(mine.at(-1), `removed ${who}`);
+      }
+      // A stream asked for after close() ends at once.
+      assert.equal((await loop.events().next()).done, true);
+    });
+
+    it('events() keeps the newest bufferSize events for a reader that lags, counting what it dropped', async () => {
+      const server = await target.start();
+      cleanups.push(() => server.close());
+      const registry = new Registry();
+      const loop = new LookupLoop({ addresses: [server.tcpAddress], identity: IDENTITY, registry });
+      cleanups.push(() => loop.close());
+      const stream = loop.events({ bufferSize: 2 });
+      const synced = new Promise<void>((resolve) =>
+        loop.on('status', (event) => event.type === 'in-sync' && resolve()),
+      );
+      loop.start();
+      await synced;
+      await loop.close();
+      // added, connecting, connected, in-sync, removed: the newest two are kept.
+      const kept: string[] = [];
+      for await (const event of stream) kept.push(event.type);
+      assert.deepEqual(kept, ['in-sync', 'removed']);
+      assert.equal(stream.dropped, 3);
+    });
   });
 }
