@@ -14,9 +14,9 @@ import * as vm from 'node:vm';
 import { LookupLoop } from '../lib/loop/lookup-loop.js';
 import { Registry } from '../lib/loop/registry.js';
 import { LookupPeer } from '../lib/peer/lookup-peer.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../lib/protocol/constants.js';
+import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
-import { encodeIdentify, encodeRegister, MAGIC } from '../lib/protocol/encoder.js';
+import { encodeIdentify, encodeRegister } from '../lib/protocol/encoder.js';
 import { ClientSockets } from '../spec/support/client-sockets.js';
 import { producerRegistrations } from '../spec/support/lookupd-view.js';
 import { startNsqProcess } from '../spec/support/oracle.js';
@@ -129,7 +129,7 @@ async function benchReregister(target: LookupdTarget): Promise<void> {
       const t0 = performance.now();
       await rawBurst(
         server.tcpAddress,
-        Buffer.concat([MAGIC, encodeIdentify(IDENTITY), ...commands]),
+        Buffer.concat([MAGIC_V1, encodeIdentify(IDENTITY), ...commands]),
         commands.length + 1,
       );
       rawMs.push(performance.now() - t0);

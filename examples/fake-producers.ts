@@ -4,8 +4,9 @@
  *   npx tsx examples/fake-producers.ts                       # against an embedded lookupd
  *   npx tsx examples/fake-producers.ts 127.0.0.1:4160        # against a running one
  */
-import { LookupdHttpClient, startFakeProducers } from 'nsqd-lookup';
+
 import { startLookupd } from 'nsqd-lookup/lookupd';
+import { LookupdHttpClient, startFakeProducers } from 'nsqd-lookup/tools';
 
 const embedded = process.argv[2]
   ? undefined

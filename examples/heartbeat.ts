@@ -6,7 +6,7 @@
  *   npx tsx examples/heartbeat.ts 127.0.0.1:4160                   # a lookupd's TCP address
  *   npx tsx examples/heartbeat.ts 127.0.0.1:4160 127.0.0.1:4161    # plus its HTTP address
  */
-import { Heartbeat } from 'nsqd-lookup';
+import { Heartbeat } from 'nsqd-lookup/tools';
 
 const [tcpAddress, httpAddress] = process.argv.slice(2);
 

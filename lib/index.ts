@@ -1,7 +1,12 @@
+/**
+ * `nsqd-lookup`: the registration SDK. A broker announces its topics and channels to lookupds with a
+ * {@link LookupLoop} over a {@link Registry}, or drives one lookupd with a {@link LookupPeer}.
+ * The wire codec is `nsqd-lookup/protocol`; the tools (fake producers, heartbeat, snapshots, the
+ * lookupd HTTP client) are `nsqd-lookup/tools`; the embedded server is `nsqd-lookup/lookupd`.
+ */
 export { type HostPort, joinHostPort, splitHostPort } from './address.js';
 export type { LogFn } from './debug.js';
 export {
-  ClosedError,
   ConnectionError,
   type ConnectionErrorCode,
   InvalidArgumentError,
@@ -10,15 +15,6 @@ export {
   NsqLookupError,
   ProtocolError,
 } from './errors.js';
-export {
-  DEFAULT_MAX_HTTP_BODY_BYTES,
-  LookupdHttpBodyTooLargeError,
-  LookupdHttpClient,
-  type LookupdHttpClientOptions,
-  LookupdHttpError,
-  type LookupProducer,
-  type NodeProducer,
-} from './lookupd-http.js';
 export type { BackoffOptions } from './loop/backoff.js';
 export {
   type BroadcastCheckOptions,
@@ -27,14 +23,18 @@ export {
   type Resolver,
 } from './loop/broadcast-check.js';
 export {
+  type EventStream,
+  type EventStreamOptions,
   LookupLoop,
   type LookupLoopEvents,
   type LookupLoopOptions,
+  type LoopEvent,
   type LoopStatus,
   type PeerErrorInfo,
   type PeerPhase,
   type PeerStats,
   type PeerStatusEvent,
+  type PingEvent,
 } from './loop/lookup-loop.js';
 export {
   type Registration,
@@ -44,55 +44,12 @@ export {
   RegistryFileError,
 } from './loop/registry.js';
 export {
+  type ConnectHandle,
   LookupPeer,
   type LookupPeerEvents,
   type LookupPeerOptions,
   type PeerState,
 } from './peer/lookup-peer.js';
-export {
-  DEFAULT_MAX_BODY_BYTES,
-  encodeIdentify,
-  encodeIdentifyBody,
-  encodeRegister,
-  encodeRegistrations,
-  encodeUnregister,
-  type IdentifyInfo,
-  identifyJson,
-  isValidChannelName,
-  isValidTopicName,
-  type LookupdInfo,
-  MAGIC_V1,
-  PING,
-  parseIdentifyResponse,
-  ResponseDecoder,
-} from './protocol/index.js';
-export {
-  FakeProducerFleet,
-  type FakeProducerSpec,
-  type FakeProducersOptions,
-  type FleetEvents,
-  type FleetStatus,
-  generateProducerSpecs,
-  startFakeProducers,
-} from './tools/fake-producers.js';
-export {
-  Heartbeat,
-  type HeartbeatEvents,
-  type HeartbeatOptions,
-  type HeartbeatOutage,
-  type HeartbeatSample,
-  HttpCheckError,
-  type TargetState,
-  type TargetStats,
-} from './tools/heartbeat.js';
-export {
-  captureSnapshot,
-  decodeSnapshot,
-  encodeSnapshot,
-  loadSnapshot,
-  SnapshotFileError,
-  type SnapshotProducer,
-  saveSnapshot,
-  snapshotToSpecs,
-  type TopologySnapshot,
-} from './tools/snapshot.js';
+export type { IdentifyInfo } from './protocol/encoder.js';
+export { isEphemeral, isValidChannelName, isValidTopicName } from './protocol/names.js';
+export type { LookupdInfo } from './protocol/response.js';

@@ -1,6 +1,6 @@
 import { InvalidNameError } from '../errors.js';
 import { checkIdentity } from '../validate.js';
-import { Command, MAGIC_V1, SIZE_PREFIX_LENGTH } from './constants.js';
+import { Command, SIZE_PREFIX_LENGTH } from './constants.js';
 import { isValidChannelName, isValidTopicName } from './names.js';
 
 /** What a broker tells lookupd about itself in IDENTIFY (nsqd's `connectCallback`). */
@@ -21,7 +21,6 @@ export interface IdentifyInfo {
   topologyRegion?: string;
 }
 
-export const MAGIC = MAGIC_V1;
 export const PING = Buffer.from(`${Command.PING}\n`, 'ascii');
 const IDENTIFY_LINE = Buffer.from(`${Command.IDENTIFY}\n`, 'ascii');
 

@@ -71,7 +71,9 @@ console.log(JSON.stringify({ state, info: peer.info, closed: peer.state, errorCl
 `;
 
 const TS_CONSUMER = `
-import { ConnectionError, encodeRegister, LookupPeer, type LookupPeerOptions, type PeerState } from 'nsqd-lookup';
+import { ConnectionError, LookupPeer, type LookupPeerOptions, type PeerState } from 'nsqd-lookup';
+import { encodeRegister } from 'nsqd-lookup/protocol';
+import { Heartbeat, type HeartbeatOptions } from 'nsqd-lookup/tools';
 
 const options: LookupPeerOptions = { dialTimeoutMs: 100, readTimeoutMs: 100 };
 const peer = new LookupPeer('127.0.0.1:4160', options);
@@ -86,7 +88,30 @@ void peer.register(42);
 void new LookupPeer('127.0.0.1:4160', { dialTimeout: 5 });
 // @ts-expect-error a state is one of four names
 const wrong: PeerState = 'open';
+const heartbeat: HeartbeatOptions = { tcpAddresses: ['127.0.0.1:4160'], count: 1 };
+void new Heartbeat(heartbeat);
 export { bytes, ping, state, wrong };
+`;
+
+/** The README's API sketch, as a user would paste it (top-level await needs a module). */
+async function readmeSketch(): Promise<string> {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const sketch = /## API sketch\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(sketch, 'the README has an API sketch');
+  return `${sketch}\nexport {};\n`;
+}
+
+const ENTRIES_APP = `
+import * as root from 'nsqd-lookup';
+import * as protocol from 'nsqd-lookup/protocol';
+import * as tools from 'nsqd-lookup/tools';
+import * as lookupd from 'nsqd-lookup/lookupd';
+console.log(JSON.stringify({
+  root: Object.keys(root).sort(),
+  protocol: Object.keys(protocol).sort(),
+  tools: Object.keys(tools).sort(),
+  lookupd: typeof lookupd.startLookupd,
+}));
 `;
 
 describeSlow('the packed package (npm pack → fresh app)', function () {
@@ -177,6 +202,64 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
       if (/^(https?:|mailto:|#)/.test(link)) continue;
       assert.ok(files.includes(link.replace(/^\.\//, '').replace(/#.*$/, '')), `${link} is in the tarball`);
     }
+  });
+
+  it('the root entry is the registration SDK: at most 22 runtime names, no codec; codec and tools have entries of their own', async () => {
+    await writeFile(join(app, 'entries.mjs'), ENTRIES_APP);
+    const names = JSON.parse(await sh(process.execPath, ['entries.mjs'], app, 20_000)) as {
+      root: string[];
+      protocol: string[];
+      tools: string[];
+      lookupd: string;
+    };
+    assert.ok(names.root.length <= 22, `${names.root.length} root names: ${names.root.join(', ')}`);
+    for (const name of ['LookupPeer', 'LookupLoop', 'Registry', 'NsqLookupError', 'splitHostPort']) {
+      assert.ok(names.root.includes(name), name);
+    }
+    for (const name of names.root) {
+      assert.doesNotMatch(
+        name,
+        /^(encode|decode|parse)|Decoder$|^(MAGIC|PING)|_BYTES$|Fleet|Heartbeat|Snapshot/,
+        name,
+      );
+    }
+    for (const name of ['encodeRegister', 'ResponseDecoder', 'MAGIC_V1', 'PING', 'parseIdentifyResponse']) {
+      assert.ok(names.protocol.includes(name), `protocol exports ${name}`);
+    }
+    for (const name of [
+      'FakeProducerFleet',
+      'Heartbeat',
+      'LookupdHttpClient',
+      'captureSnapshot',
+      'SnapshotFileError',
+    ]) {
+      assert.ok(names.tools.includes(name), `tools exports ${name}`);
+    }
+    assert.equal(names.lookupd, 'function');
+  });
+
+  it("the README's API sketch typechecks against the packed .d.ts", async () => {
+    await writeFile(join(app, 'sketch.ts'), await readmeSketch());
+    await writeFile(
+      join(app, 'tsconfig.sketch.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(REPO, 'node_modules/@types')],
+        },
+        files: ['sketch.ts'],
+      }),
+    );
+    await sh(
+      process.execPath,
+      [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.sketch.json'],
+      app,
+    );
   });
 
   it('installs with its dependencies', async () => {

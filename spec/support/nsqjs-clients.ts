@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import nsq, { type Message, type Reader, type ReaderOptions, type Writer } from 'nsqjs';
 import { type Broker, type BrokerOptions, startBroker } from '../../examples/broker/index.js';
-import { LookupdHttpClient, splitHostPort } from '../../lib/index.js';
+import { splitHostPort } from '../../lib/index.js';
+import { LookupdHttpClient } from '../../lib/tools/index.js';
 
 /** Cleanup steps registered as things are created, run last-in first-out after each test. */
 export class Cleanup {

@@ -1,0 +1,50 @@
+/**
+ * `nsqd-lookup/tools`: what the command line is built from, for scripts. Simulated brokers, the lookupd
+ * heartbeat probe, topology snapshots, the registration health report and lookupd's HTTP API client.
+ */
+export { ClosedError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+export {
+  DEFAULT_MAX_HTTP_BODY_BYTES,
+  LookupdHttpClient,
+  type LookupdHttpClientOptions,
+  type LookupProducer,
+  type NodeProducer,
+} from '../lookupd-http.js';
+export {
+  FakeProducerFleet,
+  type FakeProducerSpec,
+  type FakeProducersOptions,
+  type FleetEvents,
+  type FleetStatus,
+  generateProducerSpecs,
+  startFakeProducers,
+} from './fake-producers.js';
+export {
+  Heartbeat,
+  type HeartbeatEvents,
+  type HeartbeatOptions,
+  type HeartbeatOutage,
+  type HeartbeatSample,
+  HttpCheckError,
+  type TargetState,
+  type TargetStats,
+} from './heartbeat.js';
+export {
+  buildLookupdReport,
+  type LookupdReport,
+  type ReportDisagreement,
+  type ReportOptions,
+  type ReportProducer,
+  type ReportTombstone,
+} from './lookupd-report.js';
+export {
+  captureSnapshot,
+  decodeSnapshot,
+  encodeSnapshot,
+  loadSnapshot,
+  SnapshotFileError,
+  type SnapshotProducer,
+  saveSnapshot,
+  snapshotToSpecs,
+  type TopologySnapshot,
+} from './snapshot.js';
