@@ -1,6 +1,6 @@
-import { type LookupdServer, startLookupd } from '../lookupd/index.js';
+import { type Lookupd, startLookupd } from '../lookupd/index.js';
 import { LookupdHttpClient } from '../lookupd-http.js';
-import { LookupLoop } from '../loop/lookup-loop.js';
+import { LookupLoop, type LoopEvent } from '../loop/lookup-loop.js';
 import { Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import { parseDuration } from './args.js';
@@ -50,7 +50,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     value >= 1000
       ? `${(value / 1000).toFixed(value % 1000 ? 1 : 0)} s`
       : `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
-  let embedded: LookupdServer | undefined;
+  let embedded: Lookupd | undefined;
   let loop: LookupLoop | undefined;
   try {
     say('nsqd-lookup demo: how an NSQ broker announces itself to nsqlookupd');
@@ -93,7 +93,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
       pingIntervalMs: options.pingIntervalMs,
     });
     const started = performance.now();
-    const firstConnects = tcpAddresses.map((address) => connectOf(loop!, address));
+    const firstConnects = tcpAddresses.map((address) => next(loop!, address, 'connected'));
     loop.start();
     await withTimeout(
       Promise.all(firstConnects),
@@ -139,7 +139,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
     if (options.heartbeats > 0) {
       say(`5. Heartbeats: a PING every ${ms(options.pingIntervalMs)} here (every 15 s in nsqd)`);
       for (let i = 0; i < options.heartbeats; i++) {
-        await Promise.all(tcpAddresses.map((address) => nextPing(loop!, address)));
+        await Promise.all(tcpAddresses.map((address) => next(loop!, address, 'ping')));
         for (const s of loop.status().peers) {
           const line = `   ${s.address}  ${s.state}  in sync ${s.registrationsAcked}/${s.registrationsExpected}  last PING ${ms(s.lastPingRttMs ?? 0)}  (${i + 1}/${options.heartbeats})`;
           process.stdout.write(live && tcpAddresses.length === 1 ? `\r\x1b[2K${line}` : `${line}\n`);
@@ -154,11 +154,11 @@ async function runDemo(options: DemoOptions): Promise<number> {
       const tcpPort = Number(embedded.tcpAddress.split(':').pop());
       const httpPort = Number(embedded.httpAddress.split(':').pop());
       const address = embedded.tcpAddress;
-      const lost = disconnectOf(loop, address);
+      const lost = next(loop, address, 'disconnected');
       await embedded.close();
       embedded = undefined;
       await lost;
-      const reconnected = connectOf(loop, address);
+      const reconnected = next(loop, address, 'connected');
       const restarted = performance.now();
       embedded = await startLookupd({
         tcpAddress: `127.0.0.1:${tcpPort}`,
@@ -213,37 +213,15 @@ async function showLookup(
   say(`     channels:  ${result.channels.length ? [...result.channels].sort().join(', ') : '(none)'}`);
 }
 
-function connectOf(loop: LookupLoop, address: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (which: string) => {
-      if (which !== address) return;
-      loop.off('connect', listener);
-      resolve();
-    };
-    loop.on('connect', listener);
-  });
-}
-
-function disconnectOf(loop: LookupLoop, address: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (which: string) => {
-      if (which !== address) return;
-      loop.off('disconnect', listener);
-      resolve();
-    };
-    loop.on('disconnect', listener);
-  });
-}
-
-function nextPing(loop: LookupLoop, address: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (which: string) => {
-      if (which !== address) return;
-      loop.off('ping', listener);
-      resolve();
-    };
-    loop.on('ping', listener);
-  });
+/**
+ * Resolves at `address`'s next event of `type`. The stream listens from this call on, so an event that
+ * follows the caller's next step is not missed.
+ */
+function next(loop: LookupLoop, address: string, type: LoopEvent['type']): Promise<void> {
+  const events = loop.events({ address });
+  return (async () => {
+    for await (const event of events) if (event.type === type) return;
+  })().finally(() => events.return());
 }
 
 async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {

@@ -1,5 +1,3 @@
-/** The server handle returned by {@link startLookupd} (alias of {@link Lookupd}). */
-export type { Lookupd as LookupdServer } from './lookupd.js';
 export { Lookupd, type LookupdState, startLookupd } from './lookupd.js';
 export {
   DEFAULT_HTTP_ADDRESS,

@@ -102,6 +102,10 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
   /** Aborted by close(): abandons a dial in progress. */
   readonly #abort = new AbortController();
   #waiting: Waiting[] = [];
+  #markClosed!: () => void;
+  readonly #closed = new Promise<void>((resolve) => {
+    this.#markClosed = resolve;
+  });
 
   constructor(address: string, options: LookupPeerOptions = {}) {
     super();
@@ -200,6 +204,12 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     this.#abort.abort(error);
     this.#rejectWaiting(error);
     await Promise.all([this.#connection?.end(error, this.#options.readTimeoutMs), this.#dialing]);
+    this.#markClosed();
+  }
+
+  /** Resolves once {@link close} has finished: no socket or timer of this peer is left. */
+  closed(): Promise<void> {
+    return this.#closed;
   }
 
   /**

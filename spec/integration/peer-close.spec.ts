@@ -52,7 +52,14 @@ describe('LookupPeer: close()', () => {
     const p = new LookupPeer(s.address);
     const events = recordEvents(p);
     await p.ping();
+    let closedSeen = false;
+    void p.closed().then(() => {
+      closedSeen = true;
+    });
+    await settle(Promise.race([p.closed(), new Promise((resolve) => setImmediate(resolve))]));
+    assert.equal(closedSeen, false, 'closed() waits for close()');
     await p.close();
+    await p.closed();
     assert.equal(p.state, 'closed');
     // The FIN reached lookupd: its side closes too.
     await s.connections[0]!.closed;
