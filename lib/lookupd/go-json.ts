@@ -1,25 +1,10 @@
 /**
- * JSON as nsqlookupd's Go code sees it. Encoding: `json.Marshal` of a string escapes `<`, `>`, `&` and
- * U+2028/U+2029 on top of what `JSON.stringify` does. Decoding: `json.Unmarshal` of an IDENTIFY body
+ * JSON as nsqlookupd's Go code sees it (encoding is the protocol's `goString`). Decoding: `json.Unmarshal` of an IDENTIFY body
  * into nsqlookupd's PeerInfo struct, which differs from `JSON.parse` in ways a client can observe:
  * keys match fields case-insensitively (`TCP_PORT`, even `broadcaſt_address`), unknown keys are
  * skipped, `null` leaves a field alone, a mistyped value fails the whole body, integers must be
  * integer literals within int64, and bad UTF-8 or lone surrogates become U+FFFD.
  */
-
-const GO_ESCAPES: Record<string, string> = {
-  '<': '\\u003c',
-  '>': '\\u003e',
-  '&': '\\u0026',
-  '\u2028': '\\u2028',
-  '\u2029': '\\u2029',
-};
-
-/** A string as Go's `json.Marshal` writes it (the input holds no lone surrogates). */
-export function goJsonString(value: string): string {
-  const json = JSON.stringify(value);
-  return /[<>&\u2028\u2029]/.test(json) ? json.replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c]!) : json;
-}
 
 /** The IDENTIFY fields nsqlookupd decodes (its PeerInfo struct, topology fields included). */
 export interface IdentifyFields {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { goJsonString } from './go-json.js';
+import { goString } from '../protocol/encoder.js';
+import { isValidName } from '../protocol/names.js';
 import {
   cleanPath,
   cleanRoutePath,
@@ -11,7 +12,6 @@ import {
   unescapeUrl,
   utf8Bytes,
 } from './go-text.js';
-import { isValidName } from './names.js';
 import type { LookupdLogFn } from './options.js';
 import {
   filterByActive,
@@ -138,10 +138,10 @@ function peerFields(peer: PeerInfo): string {
   let json = peerJsonCache.get(peer);
   if (json === undefined) {
     json =
-      `"remote_address":${goJsonString(peer.remoteAddress)},"hostname":${goJsonString(peer.hostname)},` +
-      `"broadcast_address":${goJsonString(peer.broadcastAddress)},"tcp_port":${peer.tcpPort},` +
-      `"http_port":${peer.httpPort},"version":${goJsonString(peer.version)},` +
-      `"topology_zone":${goJsonString(peer.topologyZone)},"topology_region":${goJsonString(peer.topologyRegion)}`;
+      `"remote_address":${goString(peer.remoteAddress)},"hostname":${goString(peer.hostname)},` +
+      `"broadcast_address":${goString(peer.broadcastAddress)},"tcp_port":${peer.tcpPort},` +
+      `"http_port":${peer.httpPort},"version":${goString(peer.version)},` +
+      `"topology_zone":${goString(peer.topologyZone)},"topology_region":${goString(peer.topologyRegion)}`;
     peerJsonCache.set(peer, json);
   }
   return json;
@@ -155,12 +155,12 @@ function unixNano(ms: number): string {
 
 const doPing: Handler = () => 'OK';
 
-const doInfo: Handler = (ctx) => `{"version":${goJsonString(ctx.version)}}`;
+const doInfo: Handler = (ctx) => `{"version":${goString(ctx.version)}}`;
 
 const doTopics: Handler = (ctx) =>
   (function* () {
     yield '{"topics":[';
-    yield* elements(ctx.db.findRegistrations('topic', '*', ''), (r) => goJsonString(r.key));
+    yield* elements(ctx.db.findRegistrations('topic', '*', ''), (r) => goString(r.key));
     yield ']}';
   })();
 
@@ -168,7 +168,7 @@ const doChannels: Handler = (ctx, params) => {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
   return (function* () {
     yield '{"channels":[';
-    yield* elements(ctx.db.findRegistrations('channel', topic, '*'), (r) => goJsonString(r.subKey));
+    yield* elements(ctx.db.findRegistrations('channel', topic, '*'), (r) => goString(r.subKey));
     yield ']}';
   })();
 };
@@ -186,7 +186,7 @@ const doLookup: Handler = (ctx, params) => {
   );
   return (function* () {
     yield '{"channels":[';
-    yield* elements(channels, (r) => goJsonString(r.subKey));
+    yield* elements(channels, (r) => goString(r.subKey));
     yield '],"producers":[';
     yield* elements(producers, (p) => `{${peerFields(p.peer)}}`);
     yield ']}';
@@ -264,7 +264,7 @@ const doNodes: Handler = (ctx) => {
         return String(producer?.peer === peer && producer.isTombstoned(ctx.tombstoneLifetimeMs, now));
       });
       yield '],"topics":[';
-      yield* elements(topics, (registration) => goJsonString(registration.key));
+      yield* elements(topics, (registration) => goString(registration.key));
       yield ']}';
       separator = ',';
     }
@@ -293,12 +293,12 @@ function debugProducer({ peer, tombstonedAt }: Producer): string {
   if (json === undefined) {
     json = {
       head:
-        `{"broadcast_address":${goJsonString(peer.broadcastAddress)},"hostname":${goJsonString(peer.hostname)},` +
-        `"http_port":${peer.httpPort},"id":${goJsonString(peer.id)},"last_update":`,
+        `{"broadcast_address":${goString(peer.broadcastAddress)},"hostname":${goString(peer.hostname)},` +
+        `"http_port":${peer.httpPort},"id":${goString(peer.id)},"last_update":`,
       middle: `,"tcp_port":${peer.tcpPort},"tombstoned":`,
       tail:
-        `,"topology_region":${goJsonString(peer.topologyRegion)},"topology_zone":${goJsonString(peer.topologyZone)},` +
-        `"version":${goJsonString(peer.version)}}`,
+        `,"topology_region":${goString(peer.topologyRegion)},"topology_zone":${goString(peer.topologyZone)},` +
+        `"version":${goString(peer.version)}}`,
       lastUpdate: Number.NaN,
       lastUpdateNano: '',
     };
@@ -377,7 +377,7 @@ const doDebug: Handler = (ctx) =>
       ) {
         continue;
       }
-      yield `${separator}${goJsonString(names[index]!)}:[`;
+      yield `${separator}${goString(names[index]!)}:[`;
       yield* elements(registration.producers.values(), debugProducer);
       yield ']';
       separator = ',';
@@ -494,7 +494,7 @@ function sendV1(res: ServerResponse, status: number, json: string | undefined): 
 }
 
 function sendV1Error(res: ServerResponse, status: number, message: string): void {
-  sendV1(res, status, `{"message":${goJsonString(message)}}`);
+  sendV1(res, status, `{"message":${goString(message)}}`);
 }
 
 /** net/http's http.Redirect to a path this router rewrote. */

@@ -7,7 +7,8 @@ import {
 } from 'node:net';
 import { joinHostPort, splitHostPort } from '../address.js';
 import { NsqLookupError } from '../errors.js';
-import { goJsonString } from './go-json.js';
+import { goString } from '../protocol/encoder.js';
+import { responseFrame } from '../protocol/frame.js';
 import { createHttpHandlers } from './http-api.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
@@ -163,15 +164,11 @@ export class Lookupd {
     if (!this.#identifyResponse) {
       // json.Marshal of a map: keys sorted.
       const json =
-        `{"broadcast_address":${goJsonString(this.broadcastAddress)},"hostname":${goJsonString(this.hostname)},` +
+        `{"broadcast_address":${goString(this.broadcastAddress)},"hostname":${goString(this.hostname)},` +
         `"http_port":${(this.#http.address() as AddressInfo | null)?.port ?? 0},` +
         `"tcp_port":${(this.#tcp.address() as AddressInfo | null)?.port ?? 0},` +
-        `"version":${goJsonString(LOOKUPD_VERSION)}}`;
-      const body = Buffer.from(json, 'utf8');
-      const frame = Buffer.allocUnsafe(4 + body.length);
-      frame.writeInt32BE(body.length, 0);
-      body.copy(frame, 4);
-      this.#identifyResponse = frame;
+        `"version":${goString(LOOKUPD_VERSION)}}`;
+      this.#identifyResponse = responseFrame(Buffer.from(json, 'utf8'));
     }
     return this.#identifyResponse;
   }

@@ -1,8 +1,10 @@
 import type { Socket } from 'node:net';
-import { ByteQueue } from './byte-queue.js';
+import { ByteQueue } from '../protocol/byte-queue.js';
+import { MAGIC_V1, NEWLINE } from '../protocol/constants.js';
+import { responseFrame } from '../protocol/frame.js';
+import { isValidName } from '../protocol/names.js';
 import { decodeIdentify } from './go-json.js';
 import { trimSpace } from './go-text.js';
-import { isValidName } from './names.js';
 import type { LookupdLogFn } from './options.js';
 import type { PeerInfo, RegistrationDB } from './registration-db.js';
 
@@ -32,21 +34,12 @@ export interface V1Context {
 
 type V1State = 'magic' | 'line' | 'identify-size' | 'identify-body' | 'closing' | 'closed';
 
-const MAGIC_V1 = '  V1';
-const NEWLINE = 0x0a;
-const OK_FRAME = frame(Buffer.from('OK'));
-const BAD_PROTOCOL_FRAME = frame(Buffer.from('E_BAD_PROTOCOL'));
-
-function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeInt32BE(body.length, 0);
-  body.copy(out, 4);
-  return out;
-}
+const OK_FRAME = responseFrame(Buffer.from('OK'));
+const BAD_PROTOCOL_FRAME = responseFrame(Buffer.from('E_BAD_PROTOCOL'));
 
 /** An error answer; `description` is a byte string, so echoed names keep their exact bytes. */
 function errorFrame(code: string, description: string): Buffer {
-  return frame(Buffer.from(`${code} ${description}`, 'latin1'));
+  return responseFrame(Buffer.from(`${code} ${description}`, 'latin1'));
 }
 
 /** Go's `net.Addr.String()` for a TCP peer; IPv4-mapped IPv6 is shown as plain IPv4, as Go does. */
@@ -130,9 +123,14 @@ export class V1Connection {
       switch (this.#state) {
         case 'magic': {
           if (input.length < 4) return;
-          const magic = input.takeLatin1(4);
-          if (magic !== MAGIC_V1) {
-            this.#ctx.log('error', 'client(%s) bad protocol magic %o', this.remoteAddress, magic);
+          const magic = input.take(4);
+          if (!magic.equals(MAGIC_V1)) {
+            this.#ctx.log(
+              'error',
+              'client(%s) bad protocol magic %o',
+              this.remoteAddress,
+              magic.toString('latin1'),
+            );
             this.#close(BAD_PROTOCOL_FRAME);
             return;
           }

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { InvalidArgumentError, ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_BODY_BYTES, SIZE_PREFIX_LENGTH } from './constants.js';
 
 /** Smallest buffer allocated for a partial frame, so that a trickle is not copied once per byte. */
@@ -37,7 +37,9 @@ export class ResponseDecoder {
   /** @param maxBodyBytes largest body accepted, in bytes (default 5 MiB, nsqd's `--max-body-size`). */
   constructor(maxBodyBytes: number = DEFAULT_MAX_BODY_BYTES) {
     if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0 || maxBodyBytes > 0x7fffffff) {
-      throw new RangeError(`maxBodyBytes must be an integer from 0 to 2147483647, got ${maxBodyBytes}`);
+      throw new InvalidArgumentError(
+        `maxBodyBytes must be an integer from 0 to 2147483647, got ${maxBodyBytes}`,
+      );
     }
     this.maxBodyBytes = maxBodyBytes;
   }

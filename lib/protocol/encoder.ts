@@ -107,7 +107,13 @@ const GO_HTML_ESCAPES: Record<string, string> = {
   '\u2029': '\\u2029',
 };
 
-/** A JSON string as Go's encoding/json writes it (it escapes <, >, & and the JS line separators). */
+/**
+ * A JSON string as Go's encoding/json writes it (it escapes <, >, & and the JS line separators); the
+ * input holds no lone surrogates.
+ */
 export function goString(value: string): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c]!);
+  const json = JSON.stringify(value);
+  return /[<>&\u2028\u2029]/.test(json)
+    ? json.replace(/[<>&\u2028\u2029]/g, (c) => GO_HTML_ESCAPES[c]!)
+    : json;
 }

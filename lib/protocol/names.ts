@@ -14,7 +14,8 @@ export function isValidChannelName(name: string): boolean {
   return isValidName(name);
 }
 
-function isValidName(name: string): boolean {
+/** Topic and channel names follow one rule; the embedded lookupd checks names (byte strings) with it. */
+export function isValidName(name: string): boolean {
   return (
     typeof name === 'string' && name.length >= 1 && name.length <= MAX_NAME_LENGTH && VALID_NAME.test(name)
   );

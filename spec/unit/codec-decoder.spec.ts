@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ProtocolError } from '../../lib/errors.js';
+import { InvalidArgumentError, ProtocolError } from '../../lib/errors.js';
 import { DEFAULT_MAX_BODY_BYTES, ResponseDecoder } from '../../lib/protocol/index.js';
 import {
   type FixtureScenario,
@@ -313,7 +313,7 @@ describe('codec: ResponseDecoder', () => {
 
     it('rejects an impossible maxBodyBytes', () => {
       for (const bad of [-1, 1.5, Number.NaN, 0x80000000]) {
-        assert.throws(() => new ResponseDecoder(bad), RangeError);
+        assert.throws(() => new ResponseDecoder(bad), InvalidArgumentError);
       }
     });
   });
