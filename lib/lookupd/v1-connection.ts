@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { ByteQueue } from '../protocol/byte-queue.js';
 import { MAGIC_V1, NEWLINE } from '../protocol/constants.js';
 import { responseFrame } from '../protocol/frame.js';
-import { isValidName } from '../protocol/names.js';
+import { isEphemeral, isValidName } from '../protocol/names.js';
 import { decodeIdentify } from './go-json.js';
 import { trimSpace } from './go-text.js';
 import type { LookupdLogFn } from './options.js';
@@ -272,7 +272,7 @@ export class V1Connection {
         : { removed: false, left: 0 };
       if (removed)
         log('info', 'DB: client(%s) UNREGISTER category:channel key:%s subkey:%s', peer.id, topic, channel);
-      if (registration && left === 0 && channel.endsWith('#ephemeral')) db.removeRegistration(registration);
+      if (registration && left === 0 && isEphemeral(channel)) db.removeRegistration(registration);
     } else {
       // A topic unregistration also takes the producer out of the topic's channels; nsqd never relies
       // on that, hence nsqlookupd's warning.
@@ -292,7 +292,7 @@ export class V1Connection {
         ? db.removeProducer(registration, peer.id)
         : { removed: false, left: 0 };
       if (removed) log('info', 'DB: client(%s) UNREGISTER category:topic key:%s subkey:', peer.id, topic);
-      if (registration && left === 0 && topic.endsWith('#ephemeral')) db.removeRegistration(registration);
+      if (registration && left === 0 && isEphemeral(topic)) db.removeRegistration(registration);
     }
     this.#output.push(OK_FRAME);
   }

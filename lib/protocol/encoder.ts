@@ -38,10 +38,15 @@ export function encodeUnregister(topic: string, channel?: string): Buffer {
 }
 
 function encodeTopicCommand(name: string, topic: string, channel: string | undefined): Buffer {
+  return Buffer.from(topicCommandLine(name, topic, channel), 'latin1');
+}
+
+/** `NAME topic [channel]\n` once both names are checked; an empty channel means none. */
+function topicCommandLine(name: string, topic: string, channel: string | undefined): string {
   if (!isValidTopicName(topic)) throw new InvalidNameError('topic', topic);
-  if (channel === undefined || channel === '') return Buffer.from(`${name} ${topic}\n`, 'latin1');
+  if (channel === undefined || channel === '') return `${name} ${topic}\n`;
   if (!isValidChannelName(channel)) throw new InvalidNameError('channel', channel);
-  return Buffer.from(`${name} ${topic} ${channel}\n`, 'latin1');
+  return `${name} ${topic} ${channel}\n`;
 }
 
 /**
@@ -55,13 +60,7 @@ export function encodeRegistrations(registrations: Iterable<{ topic: string; cha
   let text = '';
   let count = 0;
   for (const { topic, channel } of registrations) {
-    if (!isValidTopicName(topic)) throw new InvalidNameError('topic', topic);
-    if (channel === undefined || channel === '') {
-      text += `${Command.REGISTER} ${topic}\n`;
-    } else {
-      if (!isValidChannelName(channel)) throw new InvalidNameError('channel', channel);
-      text += `${Command.REGISTER} ${topic} ${channel}\n`;
-    }
+    text += topicCommandLine(Command.REGISTER, topic, channel);
     count++;
   }
   return { bytes: Buffer.from(text, 'latin1'), count };

@@ -1,7 +1,8 @@
-import { MAX_NAME_LENGTH } from './constants.js';
+import { EPHEMERAL_SUFFIX, MAX_NAME_LENGTH } from './constants.js';
 
 // Same pattern as nsq's validTopicChannelNameRegex. JavaScript's `$` without the m flag matches only at
-// the very end, as Go's does, so "a\n" is rejected.
+// the very end, as Go's does, so "a\n" is rejected. It admits ASCII alone, so `name.length` (UTF-16
+// units) is the byte length nsq limits to 64 whenever the pattern matches.
 const VALID_NAME = /^[.a-zA-Z0-9_-]+(#ephemeral)?$/;
 
 /** True when `name` is a valid nsq topic name: 1-64 bytes of `[.a-zA-Z0-9_-]`, optional `#ephemeral`. */
@@ -22,5 +23,5 @@ export function isValidName(name: string): boolean {
 }
 
 export function isEphemeral(name: string): boolean {
-  return name.endsWith('#ephemeral');
+  return name.endsWith(EPHEMERAL_SUFFIX);
 }

@@ -18,8 +18,11 @@ export function isOk(body: Buffer): boolean {
 
 /** True when the body starts with `E_`, the prefix of every lookupd error answer. */
 export function isErrorBody(body: Buffer): boolean {
-  return body.length >= 2 && body[0] === 0x45 && body[1] === 0x5f;
+  return body.length >= 2 && body[0] === ERROR_PREFIX[0] && body[1] === ERROR_PREFIX[1];
 }
+
+/** `E_`, as bytes. */
+const ERROR_PREFIX = Buffer.from('E_', 'ascii');
 
 /**
  * Parses lookupd's IDENTIFY answer. Like nsqd, a body that is not a JSON object is an error and a missing
