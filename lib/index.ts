@@ -4,8 +4,13 @@
  * The wire codec is `nsqd-lookup/protocol`; the tools (fake producers, heartbeat, snapshots, the
  * lookupd HTTP client) are `nsqd-lookup/tools`; the embedded server is `nsqd-lookup/lookupd`.
  */
-export { type HostPort, joinHostPort, splitHostPort } from './address.js';
-export type { LogFn } from './debug.js';
+
+export {
+  type BroadcastCheckOptions,
+  type BroadcastWarning,
+  checkBroadcastAddress,
+  type Resolver,
+} from './diagnostics/broadcast-check.js';
 export {
   ConnectionError,
   type ConnectionErrorCode,
@@ -16,12 +21,6 @@ export {
   ProtocolError,
 } from './errors.js';
 export type { BackoffOptions } from './loop/backoff.js';
-export {
-  type BroadcastCheckOptions,
-  type BroadcastWarning,
-  checkBroadcastAddress,
-  type Resolver,
-} from './loop/broadcast-check.js';
 export {
   type EventStream,
   type EventStreamOptions,
@@ -37,13 +36,6 @@ export {
   type PingEvent,
 } from './loop/lookup-loop.js';
 export {
-  type Registration,
-  Registry,
-  type RegistryChange,
-  type RegistryEvents,
-  RegistryFileError,
-} from './loop/registry.js';
-export {
   type ConnectHandle,
   LookupPeer,
   type LookupPeerEvents,
@@ -53,3 +45,12 @@ export {
 export type { IdentifyInfo } from './protocol/encoder.js';
 export { isEphemeral, isValidChannelName, isValidTopicName } from './protocol/names.js';
 export type { LookupdInfo } from './protocol/response.js';
+export {
+  type Registration,
+  Registry,
+  type RegistryChange,
+  type RegistryEvents,
+  RegistryFileError,
+} from './registry/registry.js';
+export { type HostPort, joinHostPort, splitHostPort } from './util/address.js';
+export type { LogFn } from './util/debug.js';

@@ -1,8 +1,8 @@
+import { LookupdHttpClient } from '../http/lookupd-http-client.js';
 import { type Lookupd, startLookupd } from '../lookupd/index.js';
-import { LookupdHttpClient } from '../lookupd-http.js';
 import { LookupLoop, type LoopEvent } from '../loop/lookup-loop.js';
-import { Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { Registry } from '../registry/registry.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './commands.js';
 import { addressList, integerFlag, parseFlags, runCommand } from './flags.js';

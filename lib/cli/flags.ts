@@ -1,6 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { splitHostPort } from '../address.js';
 import { InvalidArgumentError } from '../errors.js';
+import { splitHostPort } from '../util/address.js';
 import { helpText } from './help.js';
 
 /** A command-line mistake: the message is printed with a pointer to --help and the exit code is 2. */

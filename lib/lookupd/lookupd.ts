@@ -5,10 +5,10 @@ import {
   type Socket,
   type Server as TcpServer,
 } from 'node:net';
-import { joinHostPort, splitHostPort } from '../address.js';
 import { NsqLookupError } from '../errors.js';
 import { goString } from '../protocol/encoder.js';
 import { responseFrame } from '../protocol/frame.js';
+import { joinHostPort, splitHostPort } from '../util/address.js';
 import { createHttpHandlers } from './http-api.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';

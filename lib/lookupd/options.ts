@@ -1,6 +1,6 @@
 import { hostname as osHostname } from 'node:os';
-import { logger } from '../debug.js';
 import { InvalidArgumentError } from '../errors.js';
+import { logger } from '../util/debug.js';
 
 /** The nsqlookupd release whose behaviour the embedded server reproduces (reported by /info and IDENTIFY). */
 export const LOOKUPD_VERSION = '1.3.0';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import { numberAtLeast, positiveNumber } from '../validate.js';
+import { numberAtLeast, positiveNumber } from '../util/validate.js';
 
 /** Delays between reconnect attempts: exponential, capped, with jitter inside the cap. */
 export interface BackoffOptions {

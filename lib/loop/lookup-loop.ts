@@ -1,5 +1,8 @@
-import { joinHostPort } from '../address.js';
-import { type LogFn, logger } from '../debug.js';
+import {
+  type BroadcastWarning,
+  checkBroadcastAddress,
+  type Resolver,
+} from '../diagnostics/broadcast-check.js';
 import {
   encodeRegister,
   encodeRegistrations,
@@ -7,13 +10,14 @@ import {
   type IdentifyInfo,
 } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
-import { TypedEmitter } from '../typed-emitter.js';
-import { checkIdentity, positiveNumber } from '../validate.js';
+import type { Registry, RegistryChange } from '../registry/registry.js';
+import { joinHostPort } from '../util/address.js';
+import { type LogFn, logger } from '../util/debug.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { checkIdentity, positiveNumber } from '../util/validate.js';
 import { Backoff } from './backoff.js';
-import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from './broadcast-check.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { PeerSlot, type SlotHost, type SlotOptions } from './peer-slot.js';
-import type { Registry, RegistryChange } from './registry.js';
 import type {
   LookupLoopEvents,
   LookupLoopOptions,

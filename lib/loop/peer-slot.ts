@@ -1,9 +1,9 @@
 import pRetry, { AbortError } from 'p-retry';
-import type { LogFn } from '../debug.js';
 import { ConnectionError, InvalidArgumentError, InvalidNameError, NsqLookupError } from '../errors.js';
 import { type ConnectHandle, LookupPeer, type LookupPeerOptions } from '../peer/lookup-peer.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
+import type { LogFn } from '../util/debug.js';
 import { Backoff, type BackoffOptions, delay } from './backoff.js';
 import { Pinger } from './pinger.js';
 import type { PeerErrorInfo, PeerPhase, PeerStats, PeerStatusEvent } from './types.js';

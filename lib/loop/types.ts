@@ -1,10 +1,10 @@
-import type { LogFn } from '../debug.js';
+import type { BroadcastWarning, Resolver } from '../diagnostics/broadcast-check.js';
 import type { PeerState } from '../peer/lookup-peer.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
+import type { Registry } from '../registry/registry.js';
+import type { LogFn } from '../util/debug.js';
 import type { BackoffOptions } from './backoff.js';
-import type { BroadcastWarning, Resolver } from './broadcast-check.js';
-import type { Registry } from './registry.js';
 
 export interface LookupLoopOptions {
   /** lookupd TCP addresses (`host:port`), nsqd's `--lookupd-tcp-address`. */

@@ -1,6 +1,4 @@
 import * as net from 'node:net';
-import { splitHostPort } from '../address.js';
-import type { LogFn } from '../debug.js';
 import {
   ConnectionError,
   type ConnectionErrorCode,
@@ -11,6 +9,8 @@ import {
 } from '../errors.js';
 import { ResponseDecoder } from '../protocol/decoder.js';
 import { isErrorBody } from '../protocol/response.js';
+import { splitHostPort } from '../util/address.js';
+import type { LogFn } from '../util/debug.js';
 
 export interface ConnectionOptions {
   dialTimeoutMs: number;

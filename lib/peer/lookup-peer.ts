@@ -1,6 +1,4 @@
 import { hostname as osHostname } from 'node:os';
-import { splitHostPort } from '../address.js';
-import { type LogFn, logger } from '../debug.js';
 import { ConnectionError, ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../protocol/constants.js';
 import {
@@ -11,8 +9,10 @@ import {
   PING,
 } from '../protocol/encoder.js';
 import { type LookupdInfo, parseIdentifyResponse } from '../protocol/response.js';
-import { TypedEmitter } from '../typed-emitter.js';
-import { integerAtLeast, positiveNumber } from '../validate.js';
+import { splitHostPort } from '../util/address.js';
+import { type LogFn, logger } from '../util/debug.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { integerAtLeast, positiveNumber } from '../util/validate.js';
 import { Connection } from './connection.js';
 
 /**

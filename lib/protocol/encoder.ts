@@ -1,5 +1,5 @@
 import { InvalidNameError } from '../errors.js';
-import { checkIdentity } from '../validate.js';
+import { checkIdentity } from '../util/validate.js';
 import { Command, SIZE_PREFIX_LENGTH } from './constants.js';
 import { isValidChannelName, isValidTopicName } from './names.js';
 

@@ -1,10 +1,10 @@
-import { type LogFn, logger } from '../debug.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
-import { type Registration, Registry } from '../loop/registry.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
-import { mulberry32 } from '../random.js';
-import { TypedEmitter } from '../typed-emitter.js';
+import { type Registration, Registry } from '../registry/registry.js';
+import { type LogFn, logger } from '../util/debug.js';
+import { mulberry32 } from '../util/random.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
 export interface FakeProducerSpec {

@@ -1,9 +1,9 @@
 import * as http from 'node:http';
-import { splitHostPort } from '../address.js';
-import { type LogFn, logger } from '../debug.js';
 import { ConnectionError, InvalidArgumentError, NsqLookupError } from '../errors.js';
 import { LookupPeer } from '../peer/lookup-peer.js';
-import { TypedEmitter } from '../typed-emitter.js';
+import { splitHostPort } from '../util/address.js';
+import { type LogFn, logger } from '../util/debug.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
 import {
   backoffDelayMs,
   DEFAULT_WINDOW_SIZE,

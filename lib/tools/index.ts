@@ -9,7 +9,7 @@ export {
   type LookupdHttpClientOptions,
   type LookupProducer,
   type NodeProducer,
-} from '../lookupd-http.js';
+} from '../http/lookupd-http-client.js';
 export {
   FakeProducerFleet,
   type FakeProducerSpec,

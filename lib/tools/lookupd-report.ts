@@ -1,5 +1,9 @@
-import { LookupdHttpClient, type LookupdHttpClientOptions } from '../lookupd-http.js';
-import { type BroadcastWarning, checkBroadcastAddress, type Resolver } from '../loop/broadcast-check.js';
+import {
+  type BroadcastWarning,
+  checkBroadcastAddress,
+  type Resolver,
+} from '../diagnostics/broadcast-check.js';
+import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
 
 /** One producer as one or more lookupds see it. */
 export interface ReportProducer {

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { describeValue } from '../describe-value.js';
 import { NsqLookupError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
-import { LookupdHttpClient, type LookupdHttpClientOptions } from '../lookupd-http.js';
-import type { Registration } from '../loop/registry.js';
+import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
+import type { Registration } from '../registry/registry.js';
+import { describeValue } from '../util/describe-value.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
 import type { FakeProducerSpec } from './fake-producers.js';
 
 /** A lookupd's producers with what each registered: enough to replay it as fake producers. */

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { NSQLOOKUPD_BIN } from '../../harness/oracle.js';
 import { type DiffStep, runDiffScript, startDiffServer } from '../support/differential.js';
-import { NSQLOOKUPD_BIN } from '../support/oracle.js';
 
 /**
  * Inputs the recordings do not cover, sent to the embedded lookupd and to the real nsqlookupd (when

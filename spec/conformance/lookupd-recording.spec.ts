@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { NSQLOOKUPD_BIN } from '../../harness/oracle.js';
+import { describeSlow } from '../../harness/suite.js';
 import { type FixtureFile, loadLookupdFixture, lookupdFixtureFiles } from '../support/fixtures.js';
 import { comparableScenario, recordFile } from '../support/lookupd-recorder.js';
-import { NSQLOOKUPD_BIN } from '../support/oracle.js';
-import { describeSlow } from '../support/suite.js';
 
 /**
  * The committed recordings are still what the oracle does: every lookupd scenario is recorded afresh

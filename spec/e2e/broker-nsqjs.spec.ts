@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
 import {
   brokerFor,
   Cleanup,
@@ -18,7 +19,6 @@ import {
   readerFor,
   writerFor,
 } from '../support/nsqjs-clients.js';
-import { LOOKUPD_TARGETS, type RunningLookupd } from '../support/targets.js';
 import { eventually } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {

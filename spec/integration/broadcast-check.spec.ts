@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { checkBroadcastAddress, type Resolver } from '../../lib/loop/broadcast-check.js';
+import { checkBroadcastAddress, type Resolver } from '../../lib/diagnostics/broadcast-check.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
-import { Registry } from '../../lib/loop/registry.js';
+import { Registry } from '../../lib/registry/registry.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 
 /** Fake DNS: no query leaves the machine. */

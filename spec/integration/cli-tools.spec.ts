@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LookupdHttpClient } from '../../lib/lookupd-http.js';
+import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
+import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 import { startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { loadSnapshot, type SnapshotProducer } from '../../lib/tools/snapshot.js';
 import { spawnCli } from '../support/cli.js';
-import { LOOKUPD_TARGETS, type RunningLookupd } from '../support/targets.js';
 import { eventually } from '../support/wait.js';
 
 const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import { type RunningCli, spawnCli } from '../support/cli.js';
-import { NSQLOOKUPD_BIN, startRealLookupd } from '../support/oracle.js';
 import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 

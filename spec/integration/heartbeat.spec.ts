@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ClientSockets } from '../../harness/client-sockets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import {
   Heartbeat,
@@ -6,7 +7,6 @@ import {
   type HeartbeatOutage,
   type HeartbeatSample,
 } from '../../lib/tools/heartbeat.js';
-import { ClientSockets } from '../support/client-sockets.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
 import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';

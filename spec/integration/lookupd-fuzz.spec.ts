@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import fc from 'fast-check';
+import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import {
   DEFAULT_MAX_IDENTIFY_BODY_BYTES,
   DEFAULT_MAX_LINE_BYTES,
@@ -10,7 +11,6 @@ import {
 } from '../../lib/lookupd/index.js';
 import { canonicalBody } from '../support/differential.js';
 import { httpCall } from '../support/http-get.js';
-import { NSQLOOKUPD_BIN, startRealLookupd } from '../support/oracle.js';
 import { FramingModel } from '../support/replay.js';
 import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
 

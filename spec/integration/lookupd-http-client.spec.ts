@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../../lib/errors.js';
-import { LookupdHttpClient } from '../../lib/lookupd-http.js';
+import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 
 const LIMIT = 64 * 1024;
 // What an endless answer sends at most before it stalls: far past the limit, yet a bounded cost for a

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { hostname as osHostname } from 'node:os';
+import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { eventuallyJson, getJson } from '../support/http-get.js';
-import { NSQLOOKUPD_BIN, startRealLookupd } from '../support/oracle.js';
 
 /** LookupPeer (the nsqd side) against the embedded lookupd, and against the real one when available. */
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
-import { Registry } from '../../lib/loop/registry.js';
+import { Registry } from '../../lib/registry/registry.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 

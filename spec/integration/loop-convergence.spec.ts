@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import {
+  expectedRegistrations,
+  isListedProducer,
+  producerRegistrations,
+} from '../../harness/lookupd-view.js';
+import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
-import { Registry } from '../../lib/loop/registry.js';
-import { expectedRegistrations, isListedProducer, producerRegistrations } from '../support/lookupd-view.js';
-import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../support/targets.js';
+import { Registry } from '../../lib/registry/registry.js';
 import { eventually, nextEventFor, prng } from '../support/wait.js';
 
 const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 24150, httpPort: 24151, version: '1.3.0' };

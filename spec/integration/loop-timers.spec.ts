@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
-import { Registry } from '../../lib/loop/registry.js';
+import { Registry } from '../../lib/registry/registry.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 

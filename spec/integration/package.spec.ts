@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { describeSlow } from '../../harness/suite.js';
 import { useCleanup } from '../support/harness.js';
 import { ScriptedServer } from '../support/scripted-server.js';
-import { describeSlow } from '../support/suite.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

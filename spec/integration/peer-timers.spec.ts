@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { ClientSockets } from '../../harness/client-sockets.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { encodeRegistrations } from '../../lib/protocol/encoder.js';
-import { ClientSockets } from '../support/client-sockets.js';
 import { FakeClock } from '../support/fake-clock.js';
 import {
   assertConnectionError,

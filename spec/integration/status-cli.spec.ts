@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
+import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
-import { Registry } from '../../lib/loop/registry.js';
+import { Registry } from '../../lib/registry/registry.js';
 import type { LookupdReport } from '../../lib/tools/lookupd-report.js';
 import { spawnCli } from '../support/cli.js';
-import { LOOKUPD_TARGETS, type RunningLookupd } from '../support/targets.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`nsqd-lookup status (${target.name})`, () => {

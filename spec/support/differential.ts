@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { startRealLookupd } from '../../harness/oracle.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
-import { startRealLookupd } from './oracle.js';
 
 /**
  * Runs one script of TCP writes and HTTP requests against a lookupd and returns a transcript that can

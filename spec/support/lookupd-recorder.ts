@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
+import { startRealLookupd } from '../../harness/oracle.js';
 import { type ExactJson, ExactObject, parseExactJson } from './exact-json.js';
 import type {
   FixtureFile,
@@ -12,7 +13,6 @@ import type {
   ServerExit,
   TcpExpect,
 } from './fixtures.js';
-import { startRealLookupd } from './oracle.js';
 import { type HttpResult, httpRequest, RECORDED_HEADERS, WireClient } from './scenario-io.js';
 
 /**

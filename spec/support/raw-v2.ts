@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NSQD_BIN, startNsqProcess } from '../../harness/oracle.js';
 import { splitHostPort } from '../../lib/index.js';
-import { NSQD_BIN, startNsqProcess } from './oracle.js';
 
 export interface Frame {
   type: 'response' | 'error' | 'message';

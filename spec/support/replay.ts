@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { hostname as osHostname } from 'node:os';
+import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import {
   DEFAULT_MAX_IDENTIFY_BODY_BYTES,
   DEFAULT_MAX_LINE_BYTES,
@@ -14,7 +15,6 @@ import type {
   Segment,
   TcpExpect,
 } from './fixtures.js';
-import { NSQLOOKUPD_BIN, startRealLookupd } from './oracle.js';
 import {
   type HttpResult,
   httpRequest,

@@ -37,5 +37,5 @@ export async function nextEventFor<T extends unknown[]>(
 }
 
 /** A small deterministic PRNG (mulberry32) so randomized specs can print and replay their seed. */
-export { mulberry32 as prng } from '../../lib/random.js';
+export { mulberry32 as prng } from '../../lib/util/random.js';
 export { once };

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
 import { InvalidNameError } from '../../lib/errors.js';
-import { Registry, type RegistryChange, RegistryFileError } from '../../lib/loop/registry.js';
+import { Registry, type RegistryChange, RegistryFileError } from '../../lib/registry/registry.js';
 
 describe('Registry', () => {
   let dir: string;

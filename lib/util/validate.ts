@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from './errors.js';
-import type { IdentifyInfo } from './protocol/encoder.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { IdentifyInfo } from '../protocol/encoder.js';
 
 /**
  * The package's one set of option checks. Every actor checks what it is given in its constructor, so

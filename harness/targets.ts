@@ -1,4 +1,4 @@
-import { startLookupd } from '../../lib/lookupd/index.js';
+import { startLookupd } from '../lib/lookupd/index.js';
 import { NSQLOOKUPD_BIN, startRealLookupd } from './oracle.js';
 
 /** A running lookupd, embedded or real. */

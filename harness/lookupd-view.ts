@@ -1,4 +1,4 @@
-import type { Registry } from '../../lib/loop/registry.js';
+import type { Registry } from '../lib/registry/registry.js';
 
 /**
  * What one lookupd holds for one producer, read from its HTTP `/debug` (every registration with its

@@ -1,8 +1,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import * as net from 'node:net';
 import { isIP } from 'node:net';
-import { splitHostPort } from '../address.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { splitHostPort } from '../util/address.js';
 
 /** Something wrong with what a broker advertises, found before consumers trip over it. */
 export interface BroadcastWarning {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { describeValue } from '../describe-value.js';
 import { InvalidNameError, NsqLookupError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../protocol/names.js';
-import { TypedEmitter } from '../typed-emitter.js';
+import { describeValue } from '../util/describe-value.js';
+import { writeFileAtomic } from '../util/fs-atomic.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
 
 /** One change to the registry, in the order it happened. */
 export type RegistryChange =

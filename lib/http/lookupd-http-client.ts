@@ -1,4 +1,4 @@
-import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from './errors.js';
+import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
 
 export { LookupdHttpBodyTooLargeError, LookupdHttpError };
 
