@@ -82,10 +82,10 @@ export function encodeSnapshot(snapshot: TopologySnapshot): Buffer {
 
 /**
  * Parses and validates snapshot bytes; anything unexpected is a {@link SnapshotFileError}. A producer
- * that IDENTIFY could not announce (a port outside 1-65535, an empty broadcast address or version)
- * refuses the whole file, naming the producer and the field: replayed, it would be retried for ever. The result
- * is built from the known fields only: whatever else the file holds (64-bit integers, decoded as
- * BigInt, or reference cycles, which JSON cannot hold) never reaches the caller.
+ * IDENTIFY could not announce (a port outside 1-65535, an empty broadcast address or version) refuses
+ * the whole file, naming the producer and the field: replayed, it would be retried for ever. The
+ * result is built from the known fields only: whatever else the file holds (64-bit integers, decoded
+ * as BigInt, or reference cycles, which JSON cannot hold) never reaches the caller.
  */
 export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapshot {
   let raw: unknown;
