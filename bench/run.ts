@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,isolation,fleet,codec,stalled,lookupd,lookupd-debug`
- * a subset. Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,codec,stalled,lookupd,lookupd-debug`
+ * a subset. `outage` (a 60 s outage per target, 20 s with `--quick`) runs only when named in `--only`.
+ * Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,10 +13,12 @@ import { promisify } from 'node:util';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { ClientSockets } from '../harness/client-sockets.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { producerRegistrations } from '../harness/lookupd-view.js';
 import { startNsqProcess } from '../harness/oracle.js';
 import { LOOKUPD_TARGETS, type LookupdTarget, portOf } from '../harness/targets.js';
-import { LookupLoop } from '../lib/loop/lookup-loop.js';
+import { Backoff } from '../lib/loop/backoff.js';
+import { LookupLoop, type PeerStatusEvent } from '../lib/loop/lookup-loop.js';
 import { LookupPeer } from '../lib/peer/lookup-peer.js';
 import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
@@ -40,6 +43,8 @@ const ONLY = process.argv
   ?.slice('--only='.length)
   .split(',');
 const BIN = new URL('../lib/cli/bin.ts', import.meta.url).pathname;
+/** Groups too slow for the default run: only run when `--only` names them. */
+const OPT_IN = new Set(['outage']);
 
 // The embedded lookupd runs in a process of its own, as the real one does, so that the client being
 // measured does not share its event loop with the server.
@@ -211,6 +216,154 @@ async function benchRecovery(target: LookupdTarget): Promise<void> {
     unit: 'ms',
     goal: '< 1000 ms (nsqd v1.3.0: 17-28 s)',
     goalMet: value.median < 1000,
+  });
+}
+
+/** `retry-scheduled` delays of the events seen so far, for one address. */
+function retryDelays(events: PeerStatusEvent[], address: string): number[] {
+  return events.flatMap((e) => (e.type === 'retry-scheduled' && e.address === address ? [e.delayMs] : []));
+}
+
+/**
+ * 2b. Recovery after a long outage, with the default LookupLoop options: lookupd down for 60 s (20 s
+ * with --quick), restarted on the same ports; time from it listening again until its HTTP view lists
+ * all 1,000 registrations. One round per target: the outage is the wait.
+ */
+async function benchOutage(target: LookupdTarget): Promise<void> {
+  const outageMs = QUICK ? 20_000 : 60_000;
+  const registry = pairsRegistry(1000);
+  const expected = registry.size + registry.topicCount;
+  let server = await target.start();
+  const address = server.tcpAddress;
+  const loop = new LookupLoop({ addresses: [address], identity: IDENTITY, registry });
+  const events: PeerStatusEvent[] = [];
+  loop.on('status', (event) => events.push(event));
+  const connected = onceConnected(loop, address);
+  loop.start();
+  await connected;
+  const ports = { tcpPort: portOf(address), httpPort: portOf(server.httpAddress) };
+  await server.close();
+  const down = events.length;
+  await new Promise((resolve) => setTimeout(resolve, outageMs));
+  const outageEvents = events.slice(down);
+  server = await target.start(ports);
+  const t0 = performance.now();
+  while ((await producerRegistrations(server.httpAddress, IDENTITY)).length < expected) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const listedMs = performance.now() - t0;
+  await loop.close();
+  await server.close();
+  const group = `outage ${outageMs / 1000} s, default options, 1 round (${target.name})`;
+  const value = summarize([listedMs]);
+  rows.push({
+    group,
+    measure: 'lookupd listening again → HTTP view lists all 1,000 registrations',
+    value,
+    unit: 'ms',
+    goal: '< 2500 ms after lookupd listens',
+    goalMet: value.median < 2500,
+  });
+  const delays = summarize(retryDelays(outageEvents, address));
+  const cap = new Backoff().maxDelayMs;
+  rows.push({
+    group,
+    measure: `reconnect delays during the outage (${delays.rounds} retries)`,
+    value: delays,
+    unit: 'ms',
+    goal: `<= maxDelayMs (${cap} ms)`,
+    goalMet: delays.max <= cap,
+  });
+}
+
+/**
+ * Most attempts the default schedule allows in [fromMs, toMs) of a run whose first attempt is at 0:
+ * every delay at its shortest (half its ceiling, with jitter), connection time left out.
+ */
+function scheduleMaxAttempts(fromMs: number, toMs: number): number {
+  const schedule = new Backoff({ random: () => 0 });
+  let attempts = 0;
+  for (let at = 0; at < toMs; at += schedule.next()) if (at >= fromMs) attempts++;
+  return attempts;
+}
+
+/**
+ * 2c. Reconnects per second, default options, for 10 s: against a lookupd that accepts, answers
+ * IDENTIFY and the whole re-registration (1,000 REGISTER) and then closes (a proxy in front of the
+ * target), and, side by side in the same seconds, against a port nobody listens on.
+ */
+async function benchStorm(target: LookupdTarget): Promise<void> {
+  const windowMs = 10_000;
+  const capFromMs = 5_000;
+  const registry = pairsRegistry(1000);
+  const server = await target.start();
+  const proxy = await FaultProxy.start(server.tcpAddress);
+  await proxy.setFault({ type: 'close-after', afterFrames: 1 + registry.size });
+  const nobody = net.createServer();
+  nobody.listen(0, '127.0.0.1');
+  await once(nobody, 'listening');
+  const refused = `127.0.0.1:${(nobody.address() as net.AddressInfo).port}`;
+  await new Promise((resolve) => nobody.close(resolve));
+  const cases = [
+    { name: 'accept-and-drop', address: proxy.address },
+    { name: 'refused dial', address: refused },
+  ];
+  const runs = cases.map(({ address }) => {
+    const events: Array<PeerStatusEvent & { sinceStartMs: number }> = [];
+    const loop = new LookupLoop({ addresses: [address], identity: IDENTITY, registry });
+    return { address, loop, events };
+  });
+  const t0 = performance.now();
+  for (const { loop, events } of runs) {
+    loop.on('status', (event) => events.push({ ...event, sinceStartMs: performance.now() - t0 }));
+    loop.start();
+  }
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  await Promise.all(runs.map(({ loop }) => loop.close()));
+  const connectedDrops = runs[0]!.events.filter((e) => e.type === 'connected').length;
+  await proxy.stop();
+  await server.close();
+  const attempts = (events: Array<PeerStatusEvent & { sinceStartMs: number }>, fromMs: number) =>
+    events.filter((e) => e.type === 'connecting' && e.sinceStartMs >= fromMs && e.sinceStartMs < windowMs)
+      .length;
+  const defaults = new Backoff();
+  const allowed = scheduleMaxAttempts(0, windowMs);
+  const allowedAtCap = scheduleMaxAttempts(capFromMs, windowMs);
+  const rates = runs.map(({ events }) => (attempts(events, 0) / windowMs) * 1000);
+  const group = `storm, default options, ${windowMs / 1000} s, 1 round (${target.name})`;
+  cases.forEach(({ name }, i) => {
+    const { events, address } = runs[i]!;
+    const total = attempts(events, 0);
+    const atCap = attempts(events, capFromMs);
+    rows.push({
+      group,
+      measure:
+        i === 0
+          ? `${name} (IDENTIFY + 1,000 REGISTER answered, then closed): connections/s (${connectedDrops} re-registered)`
+          : `${name} (nothing listening): connections/s`,
+      value: summarize([rates[i]!]),
+      unit: 'conn/s',
+      ...(i === 0 ? { ratio: { value: ratioOf([rates[0]!], [rates[1]!]), of: 'the refused dial' } } : {}),
+      goal: `the backoff's schedule (<= 1 per ${defaults.initialDelayMs}..${defaults.maxDelayMs} ms: <= ${allowed} in ${windowMs / 1000} s)`,
+      goalMet: total <= allowed,
+    });
+    rows.push({
+      group,
+      measure: `${name}: connections/s from ${capFromMs / 1000} s on (at the ${defaults.maxDelayMs} ms cap)`,
+      value: summarize([(atCap / (windowMs - capFromMs)) * 1000]),
+      unit: 'conn/s',
+      goal: `0.5-1/s (<= ${allowedAtCap} in ${(windowMs - capFromMs) / 1000} s)`,
+      goalMet: atCap <= allowedAtCap,
+    });
+    const delays = summarize(retryDelays(events, address));
+    rows.push({
+      group,
+      measure: `${name}: retry-scheduled delayMs (${delays.rounds} retries)`,
+      value: delays,
+      unit: 'ms',
+      goal: `<= maxDelayMs (${defaults.maxDelayMs} ms)`,
+      goalMet: delays.max <= defaults.maxDelayMs,
+    });
   });
 }
 
@@ -452,8 +605,8 @@ async function benchStalledPeers(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const wanted = (name: string) => !ONLY || ONLY.includes(name);
   log(`nsqd-lookup bench: ${ROUNDS} rounds; targets: ${BENCH_TARGETS.map((t) => t.name).join(', ')}`);
+  const wanted = (name: string) => (ONLY ? ONLY.includes(name) : !OPT_IN.has(name));
   if (wanted('codec')) benchCodec();
   if (wanted('stalled')) {
     log('- stalled peers');
@@ -463,6 +616,8 @@ async function main(): Promise<void> {
     const groups: Array<[string, () => Promise<void>]> = [
       ['re-register', () => benchReregister(target)],
       ['recovery', () => benchRecovery(target)],
+      ['outage', () => benchOutage(target)],
+      ['storm', () => benchStorm(target)],
       ['isolation', () => benchIsolation(target)],
       ['fleet', () => benchFleet(target, 1000, QUICK ? 1 : 3)],
       ['fleet', () => benchFleet(target, 10_000, QUICK ? 1 : 2)],

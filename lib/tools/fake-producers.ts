@@ -5,6 +5,14 @@ import { type Registration, Registry } from '../registry/registry.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { mulberry32 } from '../util/random.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import {
+  checkIdentity,
+  integerAtLeast,
+  nonEmptyText,
+  optionalText,
+  port,
+  positiveNumber,
+} from '../util/validate.js';
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
 export interface FakeProducerSpec {
@@ -74,13 +82,22 @@ export type FleetEvents = {
   error: [producer: number, address: string, error: Error];
 };
 
-/** Producer i's identity and registrations from the generating options. */
+/**
+ * Producer i's identity and registrations from the generating options. A bad option is an
+ * {@link InvalidArgumentError} naming it, thrown before any producer exists.
+ */
 export function generateProducerSpecs(options: FakeProducersOptions): FakeProducerSpec[] {
-  const count = integer(options.producers ?? 1, 'producers', 1);
-  const topics = integer(options.topics ?? 1, 'topics', 0);
-  const channels = integer(options.channels ?? 1, 'channels', 0);
-  const tcpPortBase = integer(options.tcpPortBase ?? 20000, 'tcpPortBase', 1);
-  const httpPortBase = integer(options.httpPortBase ?? 40000, 'httpPortBase', 1);
+  const count = integerAtLeast('producers', options.producers, 1, 1);
+  const topics = integerAtLeast('topics', options.topics, 0, 1);
+  const channels = integerAtLeast('channels', options.channels, 0, 1);
+  const tcpPortBase = port('tcpPortBase', options.tcpPortBase ?? 20000);
+  const httpPortBase = port('httpPortBase', options.httpPortBase ?? 40000);
+  const broadcastAddressPattern = nonEmptyText(
+    'broadcastAddressPattern',
+    options.broadcastAddressPattern ?? 'fake-nsqd-%d',
+  );
+  const hostnamePattern = optionalText('hostnamePattern', options.hostnamePattern);
+  const version = nonEmptyText('version', options.version ?? '1.3.0');
   if (tcpPortBase + count - 1 > 65535 || httpPortBase + count - 1 > 65535) {
     throw new InvalidArgumentError(
       `${count} producers do not fit in ports from tcpPortBase ${tcpPortBase} / httpPortBase ${httpPortBase}`,
@@ -95,14 +112,14 @@ export function generateProducerSpecs(options: FakeProducersOptions): FakeProduc
   }
   const specs: FakeProducerSpec[] = [];
   for (let i = 0; i < count; i++) {
-    const broadcastAddress = fill(options.broadcastAddressPattern ?? 'fake-nsqd-%d', i);
+    const broadcastAddress = fill(broadcastAddressPattern, i);
     specs.push({
       identity: {
         broadcastAddress,
-        hostname: options.hostnamePattern ? fill(options.hostnamePattern, i) : broadcastAddress,
+        hostname: hostnamePattern ? fill(hostnamePattern, i) : broadcastAddress,
         tcpPort: tcpPortBase + i,
         httpPort: httpPortBase + i,
-        version: options.version ?? '1.3.0',
+        version,
       },
       // Shared and never mutated: each producer's Registry copies it.
       registrations,
@@ -131,13 +148,22 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   /** Ends the wait for each producer's first outcome; close() calls them all. */
   readonly #awaitingFirstOutcome = new Set<() => void>();
   #random: () => number;
+  readonly #connectConcurrency: number;
 
+  /**
+   * Checks every option and every producer's identity: a bad one is an {@link InvalidArgumentError}
+   * naming the option or the producer, thrown here, before any connection (a LookupLoop would refuse
+   * it too, but only once the producers before it had connected).
+   */
   constructor(options: FakeProducersOptions) {
     super();
-    if (options.addresses.length === 0)
+    if (!Array.isArray(options.addresses) || options.addresses.length === 0)
       throw new InvalidArgumentError('fake producers need at least one lookupd address');
+    this.#connectConcurrency = integerAtLeast('connectConcurrency', options.connectConcurrency, 1, 200);
+    positiveNumber('pingIntervalMs', options.pingIntervalMs, 15_000);
+    positiveNumber('readTimeoutMs', options.readTimeoutMs, 1000);
     this.#options = options;
-    this.specs = options.specs ?? generateProducerSpecs(options);
+    this.specs = checkSpecs(options.specs ?? generateProducerSpecs(options));
     this.#log = options.log ?? logger('fake-producers');
     this.#random = mulberry32(options.seed ?? Date.now());
   }
@@ -159,7 +185,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   }
 
   async #start(): Promise<void> {
-    const concurrency = integer(this.#options.connectConcurrency ?? 200, 'connectConcurrency', 1);
+    const concurrency = this.#connectConcurrency;
     let next = 0;
     let lastProgress = 0;
     const worker = async () => {
@@ -307,8 +333,13 @@ function fill(pattern: string, index: number): string {
   return pattern.replaceAll('%d', String(index));
 }
 
-function integer(value: number, name: string, min: number): number {
-  if (!Number.isInteger(value) || value < min)
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
-  return value;
+/** Each producer's identity as IDENTIFY needs it, named by its index among the specs. */
+function checkSpecs(specs: FakeProducerSpec[]): FakeProducerSpec[] {
+  if (!Array.isArray(specs)) throw new InvalidArgumentError(`specs must be a list, got ${typeof specs}`);
+  specs.forEach((spec, i) => {
+    if (spec === null || typeof spec !== 'object')
+      throw new InvalidArgumentError(`specs[${i}] must be an object, got ${String(spec)}`);
+    checkIdentity(spec.identity, `specs[${i}].identity`);
+  });
+  return specs;
 }

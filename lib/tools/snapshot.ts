@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { NsqLookupError } from '../errors.js';
+import { InvalidArgumentError, NsqLookupError } from '../errors.js';
 import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { Registration } from '../registry/registry.js';
 import { describeValue } from '../util/describe-value.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
+import { nonEmptyText, port } from '../util/validate.js';
 import type { FakeProducerSpec } from './fake-producers.js';
 
 /** A lookupd's producers with what each registered: enough to replay it as fake producers. */
@@ -80,9 +81,11 @@ export function encodeSnapshot(snapshot: TopologySnapshot): Buffer {
 }
 
 /**
- * Parses and validates snapshot bytes; anything unexpected is a {@link SnapshotFileError}. The result
- * is built from the known fields only: whatever else the file holds (64-bit integers, decoded as
- * BigInt, or reference cycles, which JSON cannot hold) never reaches the caller.
+ * Parses and validates snapshot bytes; anything unexpected is a {@link SnapshotFileError}. A producer
+ * IDENTIFY could not announce (a port outside 1-65535, an empty broadcast address or version) refuses
+ * the whole file, naming the producer and the field: replayed, it would be retried for ever. The
+ * result is built from the known fields only: whatever else the file holds (64-bit integers, decoded
+ * as BigInt, or reference cycles, which JSON cannot hold) never reaches the caller.
  */
 export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapshot {
   let raw: unknown;
@@ -119,15 +122,23 @@ export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapsh
     version: SNAPSHOT_VERSION,
     savedAt: snapshot.savedAt,
     source: snapshot.source,
-    producers: (snapshot.producers as unknown[]).map((producer, i) =>
-      validateProducer(producer, `producers[${i}]`, path),
-    ),
+    producers: (snapshot.producers as unknown[]).map((producer, i) => validateProducer(producer, i, path)),
   };
 }
 
-function validateProducer(raw: unknown, where: string, path: string): SnapshotProducer {
+function validateProducer(raw: unknown, index: number, path: string): SnapshotProducer {
+  let where = `producers[${index}]`;
   const fail = (what: string): never => {
     throw new SnapshotFileError(path, `${where}: ${what}`);
+  };
+  /** The package's own checks (lib/validate.ts), their refusal reported against this file. */
+  const checked = <T>(check: () => T): T => {
+    try {
+      return check();
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) return fail(error.message);
+      throw error;
+    }
   };
   if (raw === null || typeof raw !== 'object') fail(`not an object: ${describeValue(raw)}`);
   const producer = raw as Record<string, unknown>;
@@ -135,18 +146,18 @@ function validateProducer(raw: unknown, where: string, path: string): SnapshotPr
     const value = producer[key];
     return typeof value === 'string' ? value : fail(`${key} is not a string: ${describeValue(value)}`);
   };
-  const port = (key: keyof SnapshotProducer): number => {
-    const value = producer[key];
-    return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535
-      ? (value as number)
-      : fail(`${key} is not a port: ${describeValue(value)}`);
-  };
+  const text = (key: keyof SnapshotProducer): string => checked(() => nonEmptyText(key, producer[key]));
+  const portOf = (key: keyof SnapshotProducer): number => checked(() => port(key, producer[key]));
+  const hostname = string('hostname');
+  const broadcastAddress = string('broadcastAddress');
+  // From here on a reader can find the producer in the file by what it calls itself.
+  where = `producers[${index}] (hostname ${describeValue(hostname)}, broadcast address ${describeValue(broadcastAddress)})`;
   const result: SnapshotProducer = {
-    hostname: string('hostname'),
-    broadcastAddress: string('broadcastAddress'),
-    tcpPort: port('tcpPort'),
-    httpPort: port('httpPort'),
-    version: string('version'),
+    hostname,
+    broadcastAddress: text('broadcastAddress'),
+    tcpPort: portOf('tcpPort'),
+    httpPort: portOf('httpPort'),
+    version: text('version'),
     topologyZone: string('topologyZone'),
     topologyRegion: string('topologyRegion'),
     topics: [],

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { describeValue } from './describe-value.js';
 
 /**
  * The package's one set of option checks. Every actor checks what it is given in its constructor, so
@@ -44,10 +45,15 @@ export function numberAtLeast(
   return value;
 }
 
-/** A TCP port a consumer can dial: an integer from 1 to 65535. */
+/**
+ * A TCP port a consumer can dial: an integer from 1 to 65535. Values may come from a file, so the
+ * message renders them without throwing (a BigInt shows as `5n`).
+ */
 export function port(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new InvalidArgumentError(`${name} must be an integer port from 1 to 65535, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${name} must be an integer port from 1 to 65535, got ${describeValue(value)}`,
+    );
   }
   return value;
 }
@@ -55,7 +61,9 @@ export function port(name: string, value: unknown): number {
 /** A non-empty string. */
 export function nonEmptyText(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
-    throw new InvalidArgumentError(`${name} must be a non-empty string, got ${JSON.stringify(value)}`);
+    // JSON.stringify would throw on a BigInt or a cycle, which msgpack files can hold.
+    const got = typeof value === 'string' ? JSON.stringify(value) : describeValue(value);
+    throw new InvalidArgumentError(`${name} must be a non-empty string, got ${got}`);
   }
   return value;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
+import { FaultProxy } from '../../harness/fault-proxy.js';
 import { LOOKUPD_TARGETS } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { FaultProxy } from '../support/fault-proxy.js';
 import { prng } from '../support/wait.js';
 
 const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { type Fault, FaultProxy } from '../../harness/fault-proxy.js';
 import { expectedRegistrations, producerRegistrations } from '../../harness/lookupd-view.js';
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { type Fault, FaultProxy } from '../support/fault-proxy.js';
 import { eventually } from '../support/wait.js';
 
 const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 34150, httpPort: 34151, version: '1.3.0' };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
 import type { IdentifyInfo } from '../../lib/protocol/index.js';
-import { FaultProxy } from '../support/fault-proxy.js';
 import {
   assertConnectionError,
   nextEvent,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
-import { FaultProxy } from '../support/fault-proxy.js';
 import {
   assertConnectionError,
   nextEvent,

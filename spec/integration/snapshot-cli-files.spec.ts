@@ -69,7 +69,11 @@ describe('nsqd-lookup snapshot with crafted files', () => {
         const what = `${args.join(' ')}: ${shown.stderr}`;
         assert.equal(shown.code, 1, what);
         assert.equal(shown.stdout, '', what);
-        assert.match(shown.stderr, /^nsqd-lookup snapshot: snapshot \S+\.msgpack: producers\[0\]: /, what);
+        assert.match(
+          shown.stderr,
+          /^nsqd-lookup snapshot: snapshot \S+\.msgpack: producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): /,
+          what,
+        );
         assert.match(shown.stderr, message, what);
         assert.doesNotMatch(shown.stderr, /TypeError|serialize a BigInt|circular structure/i, what);
       }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
-import { decodeSnapshot, SnapshotFileError, type TopologySnapshot } from '../../lib/tools/snapshot.js';
+import {
+  decodeSnapshot,
+  loadSnapshot,
+  SnapshotFileError,
+  type TopologySnapshot,
+} from '../../lib/tools/snapshot.js';
 
 function snapshot(): TopologySnapshot {
   return {
@@ -49,17 +57,17 @@ describe('snapshot files', () => {
       [
         'int64 port',
         pack(crafted((s) => (s.producers[0].tcpPort = 4150n))),
-        /producers\[0\]: tcpPort is not a port: 4150n/,
+        /producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): tcpPort must be an integer port from 1 to 65535, got 4150n/,
       ],
       [
         'uint64 topic name',
         pack(crafted((s) => (s.producers[0].topics[0].name = 2n ** 64n - 1n))),
-        /producers\[0\]: invalid topic .*18446744073709551615n/,
+        /producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): invalid topic .*18446744073709551615n/,
       ],
       [
         'int64 channel',
         pack(crafted((s) => s.producers[0].topics[0].channels.push(-(2n ** 63n)))),
-        /producers\[0\]: topic orders: invalid channel -9223372036854775808n/,
+        /producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): topic orders: invalid channel -9223372036854775808n/,
       ],
       [
         'cyclic topic',
@@ -70,7 +78,7 @@ describe('snapshot files', () => {
             topic.self = topic;
           }),
         ),
-        /producers\[0\]: invalid topic .*Circular/,
+        /producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): invalid topic .*Circular/,
       ],
       [
         'cyclic channels',
@@ -80,7 +88,7 @@ describe('snapshot files', () => {
             channels.push(channels);
           }),
         ),
-        /producers\[0\]: topic orders: invalid channel .*Circular/,
+        /producers\[0\] \(hostname 'host-a', broadcast address 'a\.test'\): topic orders: invalid channel .*Circular/,
       ],
       [
         'cyclic producers',
@@ -90,7 +98,7 @@ describe('snapshot files', () => {
       [
         'records',
         records.pack(crafted((s) => (s.producers[0].httpPort = 1n << 40n))),
-        /httpPort is not a port: 1099511627776n/,
+        /httpPort must be an integer port from 1 to 65535, got 1099511627776n/,
       ],
     ];
     for (const [name, bytes, message] of cases) {
@@ -121,5 +129,69 @@ describe('snapshot files', () => {
       assert.deepEqual(decoded, snapshot());
       assert.deepEqual(JSON.parse(JSON.stringify(decoded)), snapshot());
     }
+  });
+
+  describe('a producer IDENTIFY could not announce', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-snapshot-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** A good producer, then one with `field` set to `value`: the file is refused whole. */
+    function withBadSecond(field: string, value: unknown): Raw {
+      return crafted((s) => {
+        s.producers.push({
+          ...s.producers[0],
+          hostname: 'host-b',
+          broadcastAddress: 'b.test',
+          [field]: value,
+        });
+      });
+    }
+
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['port 0', 'tcpPort', 0, /tcpPort must be an integer port from 1 to 65535, got 0$/],
+      ['port 70000', 'httpPort', 70000, /httpPort must be an integer port from 1 to 65535, got 70000$/],
+      ['empty version', 'version', '', /version must be a non-empty string, got ""$/],
+    ];
+    for (const [name, field, value, message] of cases) {
+      it(`refuses the whole file for ${name}, naming the producer and the field`, async () => {
+        const file = join(dir, 'bad.msgpack');
+        await writeFile(file, pack(withBadSecond(field, value)));
+        for (const load of [
+          async () => decodeSnapshot(pack(withBadSecond(field, value)), file),
+          () => loadSnapshot(file),
+        ]) {
+          await assert.rejects(load, (error: unknown) => {
+            assert.ok(error instanceof SnapshotFileError, `${name}: ${String(error)}`);
+            assert.equal(error.code, 'NSQ_ERR_SNAPSHOT_FILE');
+            assert.ok(error.message.startsWith(`snapshot ${file}: `), error.message);
+            assert.match(
+              error.message,
+              /: producers\[1\] \(hostname 'host-b', broadcast address 'b\.test'\): /,
+              error.message,
+            );
+            assert.match(error.message, message);
+            return true;
+          });
+        }
+      });
+    }
+
+    it('refuses the whole file for an empty broadcast address, naming the producer by hostname', async () => {
+      const file = join(dir, 'bad.msgpack');
+      await writeFile(file, pack(withBadSecond('broadcastAddress', '')));
+      await assert.rejects(loadSnapshot(file), (error: unknown) => {
+        assert.ok(error instanceof SnapshotFileError, String(error));
+        assert.match(
+          error.message,
+          /: producers\[1\] \(hostname 'host-b', broadcast address ''\): broadcastAddress must be a non-empty string, got ""$/,
+        );
+        return true;
+      });
+    });
   });
 });
