@@ -4,7 +4,7 @@ import { LookupLoop, type LoopEvent } from '../loop/lookup-loop.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import { Registry } from '../registry/registry.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import { addressList, integerFlag, parseFlags, runCommand } from './flags.js';
 
 const BROKER: IdentifyInfo = {

@@ -1,6 +1,6 @@
 import { FakeProducerFleet, type FakeProducersOptions, type FleetStatus } from '../tools/fake-producers.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import {
   addressList,
   integerFlag,

@@ -13,7 +13,7 @@ import {
   worst,
 } from '../tools/heartbeat-stats.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import { addressList, UsageError } from './flags.js';
 import { helpText } from './help.js';
 

@@ -3,7 +3,7 @@ import { NsqLookupError } from '../errors.js';
 import { LOOKUPD_VERSION, type LookupdLogFn, type LookupdLogLevel, startLookupd } from '../lookupd/index.js';
 import { DEFAULT_HTTP_ADDRESS, DEFAULT_TCP_ADDRESS } from '../lookupd/options.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import { helpText, packageVersion } from './help.js';
 
 /** `nsqd-lookup lookupd`: the embedded server as a drop-in nsqlookupd, with nsqlookupd's flags and log lines. */

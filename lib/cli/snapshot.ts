@@ -8,7 +8,7 @@ import {
   type TopologySnapshot,
 } from '../tools/snapshot.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import { runFleet } from './fake-producers.js';
 import { addressList, EXIT_USAGE, parseFlags, runCommand, UsageError } from './flags.js';
 

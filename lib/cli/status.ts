@@ -1,6 +1,6 @@
 import { buildLookupdReport, type LookupdReport } from '../tools/lookupd-report.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
 import { addressList, parseFlags, runCommand, UsageError } from './flags.js';
 
 const main: CommandMain = (argv) =>

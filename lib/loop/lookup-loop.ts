@@ -9,12 +9,13 @@ import {
   encodeUnregister,
   type IdentifyInfo,
 } from '../protocol/encoder.js';
+import { checkIdentity } from '../protocol/identity.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import type { Registry, RegistryChange } from '../registry/registry.js';
 import { joinHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { checkIdentity, positiveNumber } from '../util/validate.js';
+import { positiveNumber } from '../util/validate.js';
 import { Backoff } from './backoff.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { PeerSlot, type SlotHost, type SlotOptions } from './peer-slot.js';

@@ -1,18 +1,12 @@
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { checkIdentity } from '../protocol/identity.js';
 import { type Registration, Registry } from '../registry/registry.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { mulberry32 } from '../util/random.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import {
-  checkIdentity,
-  integerAtLeast,
-  nonEmptyText,
-  optionalText,
-  port,
-  positiveNumber,
-} from '../util/validate.js';
+import { integerAtLeast, nonEmptyText, optionalText, port, positiveNumber } from '../util/validate.js';
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
 export interface FakeProducerSpec {
