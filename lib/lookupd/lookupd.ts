@@ -9,7 +9,7 @@ import { NsqLookupError } from '../errors.js';
 import { goString } from '../protocol/encoder.js';
 import { responseFrame } from '../protocol/frame.js';
 import { joinHostPort, splitHostPort } from '../util/address.js';
-import { createHttpHandlers } from './http-api.js';
+import { createHttpListeners } from './http/router.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
 import { V1Connection, type V1Context } from './v1-connection.js';
@@ -73,7 +73,7 @@ export class Lookupd {
       this.#connections.add(connection);
       void connection.closed.then(() => this.#connections.delete(connection));
     });
-    const http = createHttpHandlers({
+    const http = createHttpListeners({
       db,
       now: options.now,
       inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
