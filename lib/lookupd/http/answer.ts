@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { HttpStatusError } from '../../errors.js';
 import { goString } from '../../protocol/encoder.js';
 import type { LookupdLogFn } from '../options.js';
 
@@ -7,13 +8,6 @@ import type { LookupdLogFn } from '../options.js';
  * errors, the `X-NSQ-Content-Type: nsq; version=1.0` header) and the writer that sends a large
  * answer in slices, framed the way net/http frames it.
  */
-
-export class HttpError {
-  constructor(
-    readonly status: number,
-    readonly message: string,
-  ) {}
-}
 
 /**
  * Yielded by a body generator after a slice's worth of work that wrote nothing (sorting, say), so
@@ -51,7 +45,7 @@ export function sendV1Error(res: ServerResponse, status: number, message: string
 
 /** Answers a handler's error as nsq's V1 envelope does; returns the status sent. */
 export function sendFailure(log: LookupdLogFn, res: ServerResponse, error: unknown): number {
-  if (error instanceof HttpError) {
+  if (error instanceof HttpStatusError) {
     sendV1Error(res, error.status, error.message);
     return error.status;
   }

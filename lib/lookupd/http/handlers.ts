@@ -1,3 +1,4 @@
+import { HttpStatusError } from '../../errors.js';
 import { goString } from '../../protocol/encoder.js';
 import { isValidName } from '../../protocol/names.js';
 import { utf8Bytes } from '../go-text.js';
@@ -9,7 +10,7 @@ import {
   type Registration,
   type RegistrationDB,
 } from '../registration-db.js';
-import { type BodyPieces, HttpError, PAUSE } from './answer.js';
+import { type BodyPieces, PAUSE } from './answer.js';
 
 /**
  * The endpoints of nsqlookupd's HTTP API (nsq `nsqlookupd/http.go`), one handler each, and the JSON
@@ -34,7 +35,7 @@ const MERGE_STEPS_PER_SLICE = 16 * 1024;
 
 /**
  * Validates the request and returns the answer: text, nothing, or pieces to render in slices. An
- * HttpError thrown before the pieces' first output still sets the answer's status.
+ * HttpStatusError thrown before the pieces' first output still sets the answer's status.
  */
 export type Handler = (ctx: HttpContext, params: QueryParams | undefined) => string | undefined | BodyPieces;
 
@@ -47,16 +48,16 @@ export class QueryParams {
 
 function required(params: QueryParams | undefined, key: string, message: string): string {
   const value = params?.get(key);
-  if (value === undefined) throw new HttpError(400, message);
+  if (value === undefined) throw new HttpStatusError(400, message);
   return value;
 }
 
 /** nsq's http_api.GetTopicChannelArgs. */
 function topicChannelArgs(params: QueryParams | undefined): { topic: string; channel: string } {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
-  if (!isValidName(topic)) throw new HttpError(400, 'INVALID_ARG_TOPIC');
+  if (!isValidName(topic)) throw new HttpStatusError(400, 'INVALID_ARG_TOPIC');
   const channel = required(params, 'channel', 'MISSING_ARG_CHANNEL');
-  if (!isValidName(channel)) throw new HttpError(400, 'INVALID_ARG_CHANNEL');
+  if (!isValidName(channel)) throw new HttpStatusError(400, 'INVALID_ARG_CHANNEL');
   return { topic, channel };
 }
 
@@ -115,7 +116,8 @@ export const doChannels: Handler = (ctx, params) => {
 export const doLookup: Handler = (ctx, params) => {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
   const { db } = ctx;
-  if (db.findRegistrations('topic', topic, '').length === 0) throw new HttpError(404, 'TOPIC_NOT_FOUND');
+  if (db.findRegistrations('topic', topic, '').length === 0)
+    throw new HttpStatusError(404, 'TOPIC_NOT_FOUND');
   const channels = db.findRegistrations('channel', topic, '*');
   const producers = filterByActive(
     db.findProducers('topic', topic, ''),
@@ -134,7 +136,7 @@ export const doLookup: Handler = (ctx, params) => {
 
 export const doCreateTopic: Handler = (ctx, params) => {
   const topic = required(params, 'topic', 'MISSING_ARG_TOPIC');
-  if (!isValidName(topic)) throw new HttpError(400, 'INVALID_ARG_TOPIC');
+  if (!isValidName(topic)) throw new HttpStatusError(400, 'INVALID_ARG_TOPIC');
   ctx.log('info', 'DB: adding topic(%s)', topic);
   ctx.db.addRegistration('topic', topic, '');
   return undefined;
@@ -180,7 +182,7 @@ export const doCreateChannel: Handler = (ctx, params) => {
 export const doDeleteChannel: Handler = (ctx, params) => {
   const { topic, channel } = topicChannelArgs(params);
   const registrations = ctx.db.findRegistrations('channel', topic, channel);
-  if (registrations.length === 0) throw new HttpError(404, 'CHANNEL_NOT_FOUND');
+  if (registrations.length === 0) throw new HttpStatusError(404, 'CHANNEL_NOT_FOUND');
   ctx.log('info', 'DB: removing channel(%s) from topic(%s)', channel, topic);
   for (const registration of registrations) ctx.db.removeRegistration(registration);
   return undefined;
@@ -329,5 +331,5 @@ export const doDebug: Handler = (ctx) =>
  * routes exist only to route (405, redirects) like the real ones, and answer 404.
  */
 export const noProfiler: Handler = () => {
-  throw new HttpError(404, 'NOT_FOUND');
+  throw new HttpStatusError(404, 'NOT_FOUND');
 };
