@@ -107,6 +107,25 @@ export class LookupdHttpBodyTooLargeError extends LookupdHttpError {
   }
 }
 
+/** The code of {@link HttpStatusError}. */
+export type HttpStatusErrorCode = 'NSQ_ERR_HTTP_STATUS';
+
+/**
+ * A request the embedded lookupd's HTTP API refuses: the status it answers and nsq's message for it
+ * (`MISSING_ARG_TOPIC`, `TOPIC_NOT_FOUND`...), which goes out as `{"message":"..."}`. Internal to the
+ * server: thrown by an endpoint, caught by its router, never handed to a caller.
+ */
+export class HttpStatusError extends NsqLookupError {
+  declare readonly code: HttpStatusErrorCode;
+
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super('NSQ_ERR_HTTP_STATUS', message);
+  }
+}
+
 /** Failures of one connection to a lookupd. `code` says which. */
 export type ConnectionErrorCode =
   | 'NSQ_ERR_CONNECT'

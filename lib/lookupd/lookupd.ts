@@ -9,12 +9,20 @@ import { NsqLookupError } from '../errors.js';
 import { goString } from '../protocol/encoder.js';
 import { responseFrame } from '../protocol/frame.js';
 import { joinHostPort, splitHostPort } from '../util/address.js';
-import { createHttpHandlers } from './http-api.js';
+import { createHttpListeners } from './http/router.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
 import { V1Connection, type V1Context } from './v1-connection.js';
 
-export type LookupdState = 'running' | 'closing' | 'closed';
+/** `starting` until both listeners are up (what {@link startLookupd} waits for), then `running`. */
+export type LookupdState = 'starting' | 'running' | 'closing' | 'closed';
+
+const NEXT_STATES: Record<LookupdState, readonly LookupdState[]> = {
+  starting: ['running', 'closing'],
+  running: ['closing'],
+  closing: ['closed'],
+  closed: [],
+};
 
 // Go's net/http reads up to 1 MiB of request line and headers (DefaultMaxHeaderBytes) plus 4 KiB of
 // slack; node:http's default of 16 KiB would refuse requests nsqlookupd serves.
@@ -39,42 +47,29 @@ export class Lookupd {
   readonly #tcp: TcpServer;
   readonly #http: HttpServer;
   readonly #connections = new Set<V1Connection>();
+  /** TCP clients that connected before the HTTP listener was up, each with what unhooks it. */
+  readonly #early = new Map<Socket, () => void>();
   /** Every socket the HTTP listener accepted and that is not closed yet, each with its close. */
   readonly #httpSockets = new Map<Socket, Promise<void>>();
-  #state: LookupdState = 'running';
+  #state: LookupdState = 'starting';
   #closing: Promise<void> | undefined;
   #tcpAddress = '';
   #httpAddress = '';
-  #identifyResponse: Buffer | undefined;
+  /** What every TCP client is served with; set once both listeners are up. */
+  #v1: V1Context | undefined;
 
   /** @internal use {@link startLookupd} */
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.broadcastAddress = options.broadcastAddress;
     this.hostname = options.hostname;
-    const db = this.db;
-    const self = this;
-    const v1: V1Context = {
-      db,
-      now: options.now,
-      maxLineBytes: options.maxLineBytes,
-      maxIdentifyBodyBytes: options.maxIdentifyBodyBytes,
-      log: options.log,
-      get identifyResponse() {
-        return self.#identify();
-      },
-    };
     this.#tcp = createTcpServer({ ...SOCKET_OPTIONS, allowHalfOpen: true }, (socket: Socket) => {
-      if (this.#state !== 'running') {
-        socket.destroy();
-        return;
-      }
-      const connection = new V1Connection(socket, v1);
-      this.#connections.add(connection);
-      void connection.closed.then(() => this.#connections.delete(connection));
+      if (this.#state === 'starting') this.#holdEarly(socket);
+      else if (this.#state === 'running') this.#serve(socket);
+      else socket.destroy();
     });
-    const http = createHttpHandlers({
-      db,
+    const http = createHttpListeners({
+      db: this.db,
       now: options.now,
       inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
       tombstoneLifetimeMs: options.tombstoneLifetimeMs,
@@ -128,6 +123,26 @@ export class Lookupd {
       await this.close();
       throw error;
     }
+    const options = this.#options;
+    this.#v1 = {
+      db: this.db,
+      now: options.now,
+      maxLineBytes: options.maxLineBytes,
+      maxIdentifyBodyBytes: options.maxIdentifyBodyBytes,
+      log: options.log,
+      identifyResponse: identifyResponse({
+        broadcastAddress: this.broadcastAddress,
+        hostname: this.hostname,
+        httpPort: boundPort(this.#http),
+        tcpPort: boundPort(this.#tcp),
+      }),
+    };
+    if (!this.#setState('running')) return;
+    for (const [socket, unhook] of this.#early) {
+      unhook();
+      if (!socket.destroyed) this.#serve(socket);
+    }
+    this.#early.clear();
   }
 
   /**
@@ -144,6 +159,11 @@ export class Lookupd {
       c.destroy();
       return c.closed;
     });
+    for (const [socket, unhook] of this.#early) {
+      unhook();
+      socket.destroy();
+    }
+    this.#early.clear();
     const httpSockets = [...this.#httpSockets.values()];
     for (const socket of this.#httpSockets.keys()) socket.destroy();
     this.#closing = Promise.all([tcpClosed, httpClosed, ...clients, ...httpSockets])
@@ -151,27 +171,67 @@ export class Lookupd {
       // would otherwise still hold the dead socket, and send its next request (to a server started
       // on the same port right after) down it.
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => this.#setState('closed'));
+      .then(() => {
+        this.#setState('closed');
+      });
     return this.#closing;
   }
 
-  #setState(next: LookupdState): void {
-    this.#options.log('info', 'lookupd %s -> %s', this.#state, next);
+  /** Moves to `next` if the state machine allows it from the current state; false if it does not. */
+  #setState(next: LookupdState): boolean {
+    const { log } = this.#options;
+    if (!NEXT_STATES[this.#state].includes(next)) {
+      log('warn', 'lookupd %s -> %s refused', this.#state, next);
+      return false;
+    }
+    log('info', 'lookupd %s -> %s', this.#state, next);
     this.#state = next;
+    return true;
   }
 
-  #identify(): Buffer {
-    if (!this.#identifyResponse) {
-      // json.Marshal of a map: keys sorted.
-      const json =
-        `{"broadcast_address":${goString(this.broadcastAddress)},"hostname":${goString(this.hostname)},` +
-        `"http_port":${(this.#http.address() as AddressInfo | null)?.port ?? 0},` +
-        `"tcp_port":${(this.#tcp.address() as AddressInfo | null)?.port ?? 0},` +
-        `"version":${goString(LOOKUPD_VERSION)}}`;
-      this.#identifyResponse = responseFrame(Buffer.from(json, 'utf8'));
-    }
-    return this.#identifyResponse;
+  #serve(socket: Socket): void {
+    const connection = new V1Connection(socket, this.#v1!);
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
   }
+
+  /**
+   * Keeps a client that connected before the HTTP listener was up unread until it is: its IDENTIFY
+   * answer carries both ports (nsqlookupd has both listeners before it accepts anyone).
+   */
+  #holdEarly(socket: Socket): void {
+    // Unread, the socket fails only by breaking off, which 'close' then reports.
+    const onError = () => {};
+    const onClose = () => this.#early.delete(socket);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    this.#early.set(socket, () => {
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    });
+  }
+}
+
+/** The IDENTIFY answer: json.Marshal of nsqlookupd's map, so keys sorted. */
+function identifyResponse({
+  broadcastAddress,
+  hostname,
+  httpPort,
+  tcpPort,
+}: {
+  broadcastAddress: string;
+  hostname: string;
+  httpPort: number;
+  tcpPort: number;
+}): Buffer {
+  const json =
+    `{"broadcast_address":${goString(broadcastAddress)},"hostname":${goString(hostname)},` +
+    `"http_port":${httpPort},"tcp_port":${tcpPort},"version":${goString(LOOKUPD_VERSION)}}`;
+  return responseFrame(Buffer.from(json, 'utf8'));
+}
+
+function boundPort(server: TcpServer | HttpServer): number {
+  return (server.address() as AddressInfo).port;
 }
 
 /**
