@@ -5,6 +5,7 @@ export interface EventSource {
   subscribe(listener: (event: LoopEvent) => void, end: () => void): () => void;
 }
 
+/** What {@link LookupLoop.events} takes. */
 export interface EventStreamOptions {
   /** Only this lookupd's events (default: every lookupd's). */
   address?: string;
@@ -46,6 +47,10 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
     else this.#unsubscribe = unsubscribe;
   }
 
+  /**
+   * The oldest unread event, waiting for one if none is buffered; `done` once the loop has closed and
+   * every event before that has been read.
+   */
   next(): Promise<IteratorResult<LoopEvent>> {
     const event = this.#buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
@@ -55,12 +60,14 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
     });
   }
 
+  /** Stops listening and drops unread events; what `break` out of `for await` calls. */
   return(): Promise<IteratorResult<LoopEvent>> {
     this.#end();
     this.#buffer.length = 0;
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream itself, so that it can be read with `for await`. */
   [Symbol.asyncIterator](): this {
     return this;
   }

@@ -44,7 +44,7 @@ export type {
 /**
  * nsqd's `lookupLoop`, for any number of lookupds: each peer IDENTIFYs and re-registers the registry
  * (pipelined) on every connect, gets every registry change as REGISTER/UNREGISTER, PINGs on its own
- * timer and reconnects with backoff on its own (one {@link PeerSlot} per lookupd). No peer ever waits
+ * timer and reconnects with backoff on its own (one internal actor per lookupd). No peer ever waits
  * for another. This class keeps the address list, fans registry changes out and sums up the status.
  */
 export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
@@ -135,12 +135,21 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     });
   }
 
+  /** The lookupd addresses the loop keeps, without duplicates, in the order given (a copy). */
   get addresses(): string[] {
     return [...this.#addresses];
   }
 
-  /** Adds peers for new addresses and closes those no longer listed; the others are left untouched. */
-  async setAddresses(addresses: string[]): Promise<{ added: string[]; removed: string[] }> {
+  /**
+   * Adds peers for new addresses and closes those no longer listed; the others are left untouched.
+   * Before {@link start}, only the list changes. Resolves once the removed peers are closed.
+   */
+  async setAddresses(addresses: string[]): Promise<{
+    /** Addresses that were not in the loop before. */
+    added: string[];
+    /** Addresses no longer in the loop; their connections are closed. */
+    removed: string[];
+  }> {
     const next = unique(addresses);
     const added = next.filter((a) => !this.#addresses.includes(a));
     const removed = this.#addresses.filter((a) => !next.includes(a));

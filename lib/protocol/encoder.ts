@@ -6,8 +6,7 @@ export type { IdentifyInfo };
 
 import { isValidChannelName, isValidTopicName } from './names.js';
 
-/** What a broker tells lookupd about itself in IDENTIFY (nsqd's `connectCallback`). */
-
+/** `PING\n`, the whole command: nsqd sends it every 15 s, and lookupd answers `OK`. */
 export const PING = Buffer.from(`${Command.PING}\n`, 'ascii');
 const IDENTIFY_LINE = Buffer.from(`${Command.IDENTIFY}\n`, 'ascii');
 
@@ -41,7 +40,9 @@ function topicCommandLine(name: string, topic: string, channel: string | undefin
  * a whole re-registration burst for `LookupPeer.commandBatch`. Validated like {@link encodeRegister}.
  */
 export function encodeRegistrations(registrations: Iterable<{ topic: string; channel?: string }>): {
+  /** Every command, back to back. */
   bytes: Buffer;
+  /** How many commands, so how many answers to wait for. */
   count: number;
 } {
   let text = '';

@@ -10,10 +10,16 @@ import { integerAtLeast, nonEmptyText, optionalText, port, positiveNumber } from
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
 export interface FakeProducerSpec {
+  /** What its IDENTIFY says; checked when the fleet is built. */
   identity: IdentifyInfo;
+  /** Topics and channels it registers at start-up (its {@link Registry} starts from a copy). */
   registrations: Registration[];
 }
 
+/**
+ * What {@link FakeProducerFleet} takes: the lookupds, and either explicit `specs` or the shape of the
+ * producers to generate (see {@link generateProducerSpecs}). Only `addresses` is required.
+ */
 export interface FakeProducersOptions {
   /** lookupd TCP addresses every producer registers with. */
   addresses: string[];
@@ -53,7 +59,9 @@ export interface FakeProducersOptions {
   log?: LogFn;
 }
 
+/** A snapshot of the whole fleet, summed over every producer and lookupd. */
 export interface FleetStatus {
+  /** Producers in the fleet. */
   producers: number;
   /** Producers whose start-up has been initiated. */
   started: number;
@@ -61,13 +69,17 @@ export interface FleetStatus {
   connected: number;
   /** Peers in total. */
   peers: number;
+  /** Registrations the lookupds have acknowledged on the current connections. */
   registrationsAcked: number;
+  /** What {@link registrationsAcked} reaches once all are in sync: each registry's size, per lookupd. */
   registrationsExpected: number;
   /** Failed commands and connection attempts so far. */
   errors: number;
+  /** Random topic and channel creations and deletions made so far (see `churnPerSecond`). */
   churnOperations: number;
 }
 
+/** What {@link FakeProducerFleet} emits, event name to listener arguments. */
 export type FleetEvents = {
   [event: string]: unknown[];
   /** During start-up, at most every 100 ms and once all producers have started. */
@@ -128,6 +140,7 @@ export function generateProducerSpecs(options: FakeProducersOptions): FakeProduc
  * nsqadmin and tests a topology to discover.
  */
 export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
+  /** Every producer's identity and registrations, generated or given, checked; index i is producer i. */
   readonly specs: FakeProducerSpec[];
   readonly #options: FakeProducersOptions;
   readonly #loops: LookupLoop[] = [];
@@ -207,6 +220,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     );
   }
 
+  /** The fleet's counts now, over the producers started so far. */
   status(): FleetStatus {
     let connected = 0;
     let peers = 0;
