@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import {
   type AddressInfo,
   createServer as createTcpServer,
@@ -27,6 +32,8 @@ const NEXT_STATES: Record<LookupdState, readonly LookupdState[]> = {
 // Go's net/http reads up to 1 MiB of request line and headers (DefaultMaxHeaderBytes) plus 4 KiB of
 // slack; node:http's default of 16 KiB would refuse requests nsqlookupd serves.
 const MAX_HEADER_BYTES = 1024 * 1024 + 4096;
+/** How long close() lets an answer under way (or a request still arriving) finish before cutting it. */
+const CLOSE_GRACE_MS = 1000;
 
 // Go turns TCP keep-alive on for every accepted connection, probing after 15 s of silence, so a
 // producer that vanished without a FIN is eventually dropped from the registry.
@@ -51,6 +58,8 @@ export class Lookupd {
   readonly #early = new Map<Socket, () => void>();
   /** Every socket the HTTP listener accepted and that is not closed yet, each with its close. */
   readonly #httpSockets = new Map<Socket, Promise<void>>();
+  /** HTTP sockets with an answer under way, and that answer. */
+  readonly #answering = new Map<Socket, ServerResponse>();
   #state: LookupdState = 'starting';
   #closing: Promise<void> | undefined;
   #tcpAddress = '';
@@ -87,6 +96,19 @@ export class Lookupd {
           }),
         ),
       );
+    });
+    // Ahead of the router, which may answer at once.
+    this.#http.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      // While closing, an answer still goes out whole, then the connection ends.
+      if (this.#closing) this.#lastAnswer(res);
+      this.#answering.set(socket, res);
+      res.once('close', () => {
+        // A pipelined request behind this one is answered first.
+        if (this.#answering.get(socket) !== res) return;
+        this.#answering.delete(socket);
+        if (this.#closing) socket.end();
+      });
     });
     // A request node:http cannot parse is answered the way Go's net/http does, where the socket allows.
     this.#http.on('clientError', http.clientError);
@@ -164,9 +186,21 @@ export class Lookupd {
       socket.destroy();
     }
     this.#early.clear();
+    // Idle keep-alive sockets go now; one with an answer under way gets the rest of it, marked
+    // `Connection: close` where its headers are still unsent, and ends after it (or after a grace, for
+    // a client that never finishes its request).
     const httpSockets = [...this.#httpSockets.values()];
-    for (const socket of this.#httpSockets.keys()) socket.destroy();
+    for (const socket of this.#httpSockets.keys()) {
+      const res = this.#answering.get(socket);
+      if (res) this.#lastAnswer(res);
+      else socket.destroy();
+    }
+    const grace = setTimeout(() => {
+      for (const socket of this.#httpSockets.keys()) socket.destroy();
+    }, CLOSE_GRACE_MS);
+    grace.unref();
     this.#closing = Promise.all([tcpClosed, httpClosed, ...clients, ...httpSockets])
+      .finally(() => clearTimeout(grace))
       // A client in this process learns of the close on the loop's next turn: a keep-alive agent
       // would otherwise still hold the dead socket, and send its next request (to a server started
       // on the same port right after) down it.
@@ -175,6 +209,14 @@ export class Lookupd {
         this.#setState('closed');
       });
     return this.#closing;
+  }
+
+  /** The answer `res` is the connection's last: it says so if it still can. */
+  #lastAnswer(res: ServerResponse): void {
+    if (!res.headersSent) {
+      res.shouldKeepAlive = false;
+      res.setHeader('Connection', 'close');
+    }
   }
 
   /** Moves to `next` if the state machine allows it from the current state; false if it does not. */
