@@ -156,6 +156,16 @@ export type PeerStatusEvent =
       registrations: number;
     }
   | {
+      /** A failure that retrying cannot fix: the lookupd is left alone until it is removed. */
+      type: 'stopped';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** What stopped it. */
+      error: PeerErrorInfo;
+    }
+  | {
       /** The address joined the loop, at `start()` or by `setAddresses()`. */
       type: 'added';
       /** The lookupd's TCP address. */

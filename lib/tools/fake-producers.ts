@@ -152,8 +152,6 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   #closed = false;
   /** The running start(), settled or not; close() waits for it to settle. */
   #starting: Promise<void> | undefined;
-  /** Ends the wait for each producer's first outcome; close() calls them all. */
-  readonly #awaitingFirstOutcome = new Set<() => void>();
   #random: () => number;
   readonly #connectConcurrency: number;
 
@@ -256,8 +254,6 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     this.#closed = true;
     if (this.#churnTimer) clearInterval(this.#churnTimer);
     this.#churnTimer = undefined;
-    // A closed loop reports no outcome for a connection it abandons: stop waiting for one.
-    for (const stopWaiting of [...this.#awaitingFirstOutcome]) stopWaiting();
     await Promise.all(this.#loops.map((loop) => loop.close()));
     // So that start() has settled (rejected) by the time close() resolves.
     await this.#starting?.catch(() => undefined);
@@ -282,24 +278,17 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       this.#errors++;
       this.emit('error', index, address, error);
     });
-    // A first outcome per lookupd: connected, or a failed attempt (the loop keeps retrying); or close().
+    // A first outcome per lookupd: connected, a failed attempt (the loop keeps retrying) or a stop; or
+    // close(), which ends the stream.
     const remaining = new Set(this.#options.addresses);
-    await new Promise<void>((resolve) => {
-      const stopWaiting = () => {
-        loop.off('connect', outcome);
-        loop.off('error', outcome);
-        this.#awaitingFirstOutcome.delete(stopWaiting);
-        resolve();
-      };
-      const outcome = (address: string) => {
-        remaining.delete(address);
-        if (remaining.size === 0) stopWaiting();
-      };
-      loop.on('connect', outcome);
-      loop.on('error', outcome);
-      this.#awaitingFirstOutcome.add(stopWaiting);
-      loop.start();
-    });
+    const events = loop.events();
+    loop.start();
+    for await (const event of events) {
+      if (event.type !== 'connected' && event.type !== 'retry-scheduled' && event.type !== 'stopped')
+        continue;
+      remaining.delete(event.address);
+      if (remaining.size === 0) break;
+    }
   }
 
   #startChurn(): void {
