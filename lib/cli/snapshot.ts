@@ -51,7 +51,7 @@ async function save(argv: string[]): Promise<number> {
   const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
   let snapshot: TopologySnapshot;
   try {
-    snapshot = await captureSnapshot(http, timeoutMs);
+    snapshot = await captureSnapshot(http, { timeoutMs });
   } catch (error) {
     process.stderr.write(`nsqd-lookup snapshot save: ${(error as Error).message}\n`);
     return EXIT_FAILED;

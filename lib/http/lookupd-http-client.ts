@@ -1,4 +1,5 @@
-import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+import { LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+import { integerAtLeast, positiveNumber } from '../util/validate.js';
 
 export { LookupdHttpBodyTooLargeError, LookupdHttpError };
 
@@ -54,18 +55,13 @@ export class LookupdHttpClient {
   /** Largest response body read, in bytes. */
   readonly maxBodyBytes: number;
 
-  /** `options` may be a number, the `timeoutMs`, as in earlier versions. */
   constructor(
     /** lookupd's HTTP address, `host:port` (its `--http-address`), without a scheme. */
     readonly httpAddress: string,
-    options: LookupdHttpClientOptions | number = {},
+    options: LookupdHttpClientOptions = {},
   ) {
-    const { timeoutMs = 5000, maxBodyBytes = DEFAULT_MAX_HTTP_BODY_BYTES } =
-      typeof options === 'number' ? { timeoutMs: options } : options;
-    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
-      throw new InvalidArgumentError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
-    this.timeoutMs = timeoutMs;
-    this.maxBodyBytes = maxBodyBytes;
+    this.timeoutMs = positiveNumber('timeoutMs', options.timeoutMs, 5000);
+    this.maxBodyBytes = integerAtLeast('maxBodyBytes', options.maxBodyBytes, 1, DEFAULT_MAX_HTTP_BODY_BYTES);
   }
 
   /** `GET /ping`: true when lookupd answers 200 `OK`. */

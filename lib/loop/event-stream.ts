@@ -14,7 +14,7 @@ export interface EventStreamOptions {
    * dropped to make room and counted in {@link EventStream.dropped}: a slow reader loses history,
    * never the latest state, and never holds memory without bound.
    */
-  bufferSize?: number;
+  maxBuffered?: number;
 }
 
 /**
@@ -27,13 +27,13 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
   /** Events dropped because the buffer was full. */
   dropped = 0;
   readonly #buffer: LoopEvent[] = [];
-  readonly #bufferSize: number;
+  readonly #maxBuffered: number;
   #reader: ((result: IteratorResult<LoopEvent>) => void) | undefined;
   #ended = false;
   #unsubscribe: (() => void) | undefined;
 
   constructor(source: EventSource, options: EventStreamOptions = {}) {
-    this.#bufferSize = Math.max(1, options.bufferSize ?? 1000);
+    this.#maxBuffered = Math.max(1, options.maxBuffered ?? 1000);
     const address = options.address;
     const unsubscribe = source.subscribe(
       (event) => {
@@ -79,7 +79,7 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
       reader({ value: event, done: false });
       return;
     }
-    if (this.#buffer.length >= this.#bufferSize) {
+    if (this.#buffer.length >= this.#maxBuffered) {
       this.#buffer.shift();
       this.dropped++;
     }

@@ -69,11 +69,11 @@ export class SnapshotFileError extends NsqLookupError {
 /**
  * Reads a live lookupd's topology over HTTP (`/nodes`, then `/channels` per topic). lookupd's HTTP API
  * does not say which producer registered which channel, so each producer is given every channel
- * lookupd lists for each of its topics. `options` is the HTTP client's, or its timeout in ms.
+ * lookupd lists for each of its topics. `options` are the HTTP client's.
  */
 export async function captureSnapshot(
   httpAddress: string,
-  options: LookupdHttpClientOptions | number = 5000,
+  options: LookupdHttpClientOptions = {},
 ): Promise<TopologySnapshot> {
   const client = new LookupdHttpClient(httpAddress, options);
   const nodes = await client.nodes();
