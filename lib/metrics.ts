@@ -18,7 +18,10 @@ export interface LookupMetrics {
   metrics(): Promise<string>;
   /** A `node:http` handler serving {@link metrics} with the right content type. */
   handler(request: IncomingMessage, response: ServerResponse): void;
-  /** Stops listening to the loop and unregisters the metrics. */
+  /**
+   * Stops listening to the loop and unregisters the metrics registered here, and only those: other
+   * metrics on a registry passed in as {@link LookupMetricsOptions.registry} stay.
+   */
   dispose(): void;
 }
 
@@ -33,9 +36,16 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
   const registry = options.registry ?? new MetricsRegistry();
   const prefix = options.prefix ?? 'nsqd_lookup_';
   const registers = [registry];
+  // The registry may be the application's: dispose() removes the names given out here, never clear()s it.
+  const names: string[] = [];
+  const named = (suffix: string): string => {
+    const name = `${prefix}${suffix}`;
+    names.push(name);
+    return name;
+  };
 
   new Gauge({
-    name: `${prefix}peers`,
+    name: named('peers'),
     help: 'lookupd peers by connection state',
     labelNames: ['state'],
     registers,
@@ -52,7 +62,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
   ) =>
     new Gauge({
-      name: `${prefix}${name}`,
+      name: named(name),
       help,
       labelNames: ['address'],
       registers,
@@ -67,7 +77,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
   ) =>
     new Counter({
-      name: `${prefix}${name}`,
+      name: named(name),
       help,
       labelNames: ['address'],
       registers,
@@ -96,7 +106,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     p.inSync ? 1 : 0,
   );
   const rtt = new Histogram({
-    name: `${prefix}ping_rtt_seconds`,
+    name: named('ping_rtt_seconds'),
     help: 'PING round trip to lookupd',
     labelNames: ['address'],
     buckets: options.pingBuckets ?? [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
@@ -127,7 +137,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     dispose() {
       loop.off('ping', onPing);
       loop.off('status', onStatus);
-      registry.clear();
+      for (const name of names) registry.removeSingleMetric(name);
     },
   };
 }
