@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
-import type { LookupLoop } from './loop/lookup-loop.js';
+import type { LookupLoop, PeerStats } from './loop/lookup-loop.js';
 import type { PeerState } from './peer/lookup-peer.js';
 
 export interface LookupMetricsOptions {
@@ -43,6 +43,19 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     names.push(name);
     return name;
   };
+  // One stats() snapshot per scrape, not one per metric: prom-client's registry.metrics() calls every
+  // collect() in one synchronous pass, so the first takes the snapshot, the others of that pass reuse
+  // it, and a microtask drops it before any later scrape can start.
+  let scrape: PeerStats[] | undefined;
+  const peers = (): PeerStats[] => {
+    if (scrape === undefined) {
+      scrape = loop.stats();
+      queueMicrotask(() => {
+        scrape = undefined;
+      });
+    }
+    return scrape;
+  };
 
   new Gauge({
     name: named('peers'),
@@ -52,15 +65,11 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     collect() {
       this.reset();
       const counts = new Map(STATES.map((state) => [state, 0]));
-      for (const peer of loop.stats()) counts.set(peer.state, (counts.get(peer.state) ?? 0) + 1);
+      for (const peer of peers()) counts.set(peer.state, (counts.get(peer.state) ?? 0) + 1);
       for (const [state, count] of counts) this.set({ state }, count);
     },
   });
-  const perPeer = (
-    name: string,
-    help: string,
-    value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
-  ) =>
+  const perPeer = (name: string, help: string, value: (peer: PeerStats) => number) =>
     new Gauge({
       name: named(name),
       help,
@@ -68,14 +77,10 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
       registers,
       collect() {
         this.reset();
-        for (const peer of loop.stats()) this.set({ address: peer.address }, value(peer));
+        for (const peer of peers()) this.set({ address: peer.address }, value(peer));
       },
     });
-  const perPeerTotal = (
-    name: string,
-    help: string,
-    value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
-  ) =>
+  const perPeerTotal = (name: string, help: string, value: (peer: PeerStats) => number) =>
     new Counter({
       name: named(name),
       help,
@@ -84,7 +89,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
       collect() {
         // The loop keeps the running totals; a scrape copies them.
         this.reset();
-        for (const peer of loop.stats()) this.inc({ address: peer.address }, value(peer));
+        for (const peer of peers()) this.inc({ address: peer.address }, value(peer));
       },
     });
   perPeerTotal('reconnects_total', 'connections to this lookupd after the first', (p) =>

@@ -113,6 +113,38 @@ describe('Prometheus metrics', () => {
     assert.equal(families.get('app_requests_total')?.samples[0]?.value, 5);
   });
 
+  it('takes one stats snapshot per scrape, shared by every metric, and a fresh one for the next', async () => {
+    const lookupd = new RecordingLookupd();
+    const address = await lookupd.listen();
+    cleanups.push(() => lookupd.close());
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry: new Registry([{ topic: 't', channel: 'a' }]),
+    });
+    cleanups.push(() => loop.close());
+    const metrics = createLookupMetrics(loop);
+    cleanups.push(() => metrics.dispose());
+    const connected = nextEventFor(loop, 'connect', address);
+    loop.start();
+    await connected;
+    await loop.settled();
+    let snapshots = 0;
+    for (const method of ['stats', 'status'] as const) {
+      const original = loop[method].bind(loop) as () => never;
+      loop[method] = () => {
+        snapshots++;
+        return original();
+      };
+    }
+
+    const first = parseExposition(await metrics.registry.metrics());
+    assert.equal(snapshots, 1);
+    assert.equal(first.get('nsqd_lookup_in_sync')?.samples[0]?.value, 1);
+    await metrics.registry.metrics();
+    assert.equal(snapshots, 2);
+  });
+
   it('the exposition reader rejects invalid text (so the check above can fail)', () => {
     assert.throws(() => parseExposition('# TYPE x gauge\nx{a="1"} 1'), /newline/);
     assert.throws(() => parseExposition('x 1\n'), /without a TYPE/);
