@@ -14,11 +14,10 @@ import {
 } from '../tools/heartbeat-stats.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './command.js';
-import { addressList, UsageError } from './flags.js';
+import { MONITORING_EXIT } from './exit-codes.js';
+import { addressList } from './flags.js';
 import { helpText } from './help.js';
-
-/** Exit code for bad flags: Nagios' UNKNOWN, since 1 and 2 already mean warning and critical here. */
-export const EXIT_USAGE = 3;
+import { UsageError } from './usage.js';
 
 export interface HeartbeatConfig {
   tcpAddresses: string[];
@@ -111,11 +110,11 @@ const heartbeat: CommandMain = async (argv) => {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`nsqd-lookup heartbeat: ${error.message}\nsee nsqd-lookup heartbeat --help\n`);
-    return EXIT_USAGE;
+    return MONITORING_EXIT.usage;
   }
   if (!config) {
     process.stdout.write(helpText('heartbeat'));
-    return 0;
+    return MONITORING_EXIT.ok;
   }
   return run(config, process.stdout);
 };
