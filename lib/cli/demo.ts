@@ -1,3 +1,4 @@
+import { TimeoutError } from '../errors.js';
 import { LookupdHttpClient } from '../http/lookupd-http-client.js';
 import { type Lookupd, startLookupd } from '../lookupd/index.js';
 import { LookupLoop, type LoopEvent } from '../loop/lookup-loop.js';
@@ -231,7 +232,7 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: s
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+        timer = setTimeout(() => reject(new TimeoutError(message, timeoutMs)), timeoutMs);
       }),
     ]);
   } finally {
