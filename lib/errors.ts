@@ -70,6 +70,42 @@ export class ClosedError extends NsqLookupError {
   }
 }
 
+/** A wait that ran past its deadline, such as the demo waiting for a broker to (re)connect. */
+export class TimeoutError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_TIMEOUT';
+
+  constructor(
+    message: string,
+    /** The deadline that passed, in ms. */
+    readonly timeoutMs: number,
+  ) {
+    super('NSQ_ERR_TIMEOUT', message);
+  }
+}
+
+/**
+ * Something that is not an `Error` was thrown (`throw 'text'`, say): wrapped so that whoever reports it
+ * gets a code, a message and a stack. The thrown value is the `cause`.
+ */
+export class ThrownValueError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_THROWN_VALUE';
+
+  constructor(value: unknown) {
+    let text: string;
+    try {
+      text = String(value);
+    } catch {
+      text = `a ${typeof value} that cannot be shown`; // Object.create(null) has no toString
+    }
+    super('NSQ_ERR_THROWN_VALUE', `a non-Error value was thrown: ${text}`, { cause: value });
+  }
+
+  /** `error` itself when it is an Error, else wrapped. */
+  static wrap(error: unknown): Error {
+    return error instanceof Error ? error : new ThrownValueError(error);
+  }
+}
+
 /** A request to lookupd's HTTP API that failed: no answer, an error status, or a body that is not JSON. */
 export class LookupdHttpError extends NsqLookupError {
   constructor(

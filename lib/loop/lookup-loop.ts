@@ -3,6 +3,7 @@ import {
   checkBroadcastAddress,
   type Resolver,
 } from '../diagnostics/broadcast-check.js';
+import { ClosedError } from '../errors.js';
 import {
   encodeRegister,
   encodeRegistrations,
@@ -62,6 +63,8 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   readonly #onChange = (change: RegistryChange) => this.#broadcast(change);
   readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
   readonly #host: SlotHost;
+  /** Aborted by {@link close}: cuts short a broadcast address check in progress. */
+  readonly #stop = new AbortController();
 
   constructor(options: LookupLoopOptions) {
     super();
@@ -120,18 +123,24 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
             this.#emitRunning('warning', warning);
           }
         },
-        (error: unknown) => this.#log('broadcast address check failed: %s', String(error)),
+        (error: unknown) => {
+          if (!this.#stop.signal.aborted) this.#log('broadcast address check failed: %s', String(error));
+        },
       );
     }
   }
 
-  /** Checks the advertised broadcast address (see {@link LookupLoopOptions.checkBroadcastAddress}). */
+  /**
+   * Checks the advertised broadcast address (see {@link LookupLoopOptions.checkBroadcastAddress}).
+   * Rejects with {@link ClosedError} when the loop is closed before the check is done.
+   */
   checkBroadcastAddress(): Promise<BroadcastWarning[]> {
     return checkBroadcastAddress({
       identity: this.#identity,
       lookupdAddresses: this.#addresses,
       verifyReachable: this.#check.verifyReachable,
       resolve: this.#check.resolve,
+      signal: this.#stop.signal,
     });
   }
 
@@ -233,6 +242,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   async close(): Promise<void> {
     if (this.#phase === 'closed') return this.#closed;
     this.#phase = 'closed';
+    this.#stop.abort(new ClosedError('LookupLoop closed before the broadcast address check finished'));
     this.#registry.off('change', this.#onChange);
     await Promise.all([...this.#slots.keys()].map((address) => this.#removePeer(address)));
     for (const end of [...this.#streams.values()]) end();

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { ConnectionError, InvalidArgumentError, NsqLookupError } from '../errors.js';
+import { ConnectionError, InvalidArgumentError, NsqLookupError, ThrownValueError } from '../errors.js';
 import { LookupPeer } from '../peer/lookup-peer.js';
 import { splitHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
@@ -263,7 +263,7 @@ class ProbeLoop {
       sample = {
         ok: false,
         at: Date.now(),
-        error: error instanceof Error ? error : new Error(String(error)),
+        error: ThrownValueError.wrap(error),
       };
     }
     if (this.#stopped) return;

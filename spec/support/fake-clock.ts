@@ -67,6 +67,13 @@ export class FakeClock {
     this.now = target;
   }
 
+  /** Pending timers that are not unref'd: those that would keep a real process alive. */
+  get referenced(): number {
+    let count = 0;
+    for (const t of this.#timers) if (t.hasRef()) count++;
+    return count;
+  }
+
   schedule(timer: FakeTimeout): void {
     this.#timers.add(timer);
   }
@@ -75,6 +82,7 @@ export class FakeClock {
 /** The parts of Node's Timeout the library uses: refresh, unref/ref, hasRef. */
 class FakeTimeout {
   at: number;
+  #referenced = true;
 
   constructor(
     private readonly clock: FakeClock,
@@ -93,15 +101,17 @@ class FakeTimeout {
   }
 
   unref(): this {
+    this.#referenced = false;
     return this;
   }
 
   ref(): this {
+    this.#referenced = true;
     return this;
   }
 
   hasRef(): boolean {
-    return true;
+    return this.#referenced;
   }
 
   fire(): void {
