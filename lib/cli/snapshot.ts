@@ -1,8 +1,8 @@
+import { SnapshotFileError } from '../errors.js';
 import { FakeProducerFleet } from '../tools/fake-producers.js';
 import {
   captureSnapshot,
   loadSnapshot,
-  SnapshotFileError,
   saveSnapshot,
   snapshotToSpecs,
   type TopologySnapshot,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { InvalidNameError, NsqLookupError } from '../errors.js';
+import { InvalidNameError, RegistryFileError } from '../errors.js';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import { describeValue } from '../util/describe-value.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
@@ -52,18 +52,6 @@ export interface Registration {
   topic: string;
   /** The channel's name; absent for the topic alone. */
   channel?: string;
-}
-
-/** Raised by {@link Registry.load} for a file that is not a valid registry snapshot. */
-export class RegistryFileError extends NsqLookupError {
-  constructor(
-    /** The file that could not be loaded (`<buffer>` for {@link Registry.decode} without a path). */
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('NSQ_ERR_REGISTRY_FILE', `registry file ${path}: ${message}`, options);
-  }
 }
 
 const FILE_FORMAT = 'nsqd-lookup/registry';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { InvalidArgumentError, NsqLookupError } from '../errors.js';
+import { InvalidArgumentError, SnapshotFileError } from '../errors.js';
 import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { Registration } from '../registry/registry.js';
@@ -50,21 +50,6 @@ export interface SnapshotProducer {
 
 export const SNAPSHOT_FORMAT = 'nsqd-lookup/topology';
 export const SNAPSHOT_VERSION = 1;
-
-/**
- * A snapshot that cannot be read or is not valid: code `NSQ_ERR_SNAPSHOT_FILE`; the message says what
- * is wrong and where.
- */
-export class SnapshotFileError extends NsqLookupError {
-  constructor(
-    /** The file (`<buffer>` for {@link decodeSnapshot} without a path). */
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('NSQ_ERR_SNAPSHOT_FILE', `snapshot ${path}: ${message}`, options);
-  }
-}
 
 /**
  * Reads a live lookupd's topology over HTTP (`/nodes`, then `/channels` per topic). lookupd's HTTP API

@@ -39,7 +39,7 @@ describe('the error catalogue', () => {
   });
 
   it("error classes live in lib/errors.ts, apart from the CLI's own UsageError", () => {
-    assert.deepEqual(find(/\bextends (Error|TypeError|RangeError)\b/, ['errors.ts', 'cli/usage.ts']), []);
+    assert.deepEqual(find(/\bclass \w+ extends \w*Error\b/, ['errors.ts', 'cli/usage.ts']), []);
   });
 
   it('wraps a thrown non-Error with a code, a readable message and the value as cause', () => {
