@@ -46,7 +46,12 @@ export class NsqLookupError extends Error {
 /** A topic or channel name that nsq would refuse; raised before any byte is written. */
 export class InvalidNameError extends NsqLookupError {
   constructor(
+    /**
+     * Which name was refused: a `topic` (code `NSQ_ERR_INVALID_TOPIC`) or a `channel`
+     * (`NSQ_ERR_INVALID_CHANNEL`).
+     */
     readonly kind: 'topic' | 'channel',
+    /** The refused name, exactly as given. */
     readonly value: string,
   ) {
     super(
@@ -143,7 +148,9 @@ export class ThrownValueError extends NsqLookupError {
 /** A request to lookupd's HTTP API that failed: no answer, an error status, or a body that is not JSON. */
 export class LookupdHttpError extends NsqLookupError {
   constructor(
+    /** The full URL requested, query included. */
     readonly url: string,
+    /** The HTTP status lookupd answered; undefined when no answer came (refused, reset, timed out). */
     readonly status: number | undefined,
     message: string,
     options?: { cause?: unknown; code?: 'NSQ_ERR_LOOKUPD_HTTP' | 'NSQ_ERR_LOOKUPD_HTTP_BODY_TOO_LARGE' },
@@ -196,7 +203,18 @@ export class HttpStatusError extends NsqLookupError {
   }
 }
 
-/** Failures of one connection to a lookupd. `code` says which. */
+/**
+ * Failures of one connection to a lookupd. `code` says which:
+ * - `NSQ_ERR_CONNECT`: the TCP connection could not be made (refused, unreachable, DNS...).
+ * - `NSQ_ERR_CONNECT_TIMEOUT`: no TCP connection within the dial timeout.
+ * - `NSQ_ERR_READ_TIMEOUT`: an answer did not arrive whole within the read timeout.
+ * - `NSQ_ERR_CONNECTION_CLOSED`: lookupd hung up (after an `E_*` answer, say), or the caller dropped it.
+ * - `NSQ_ERR_CONNECTION_RESET`: the connection was reset or broke while writing (`ECONNRESET`, `EPIPE`).
+ * - `NSQ_ERR_PROTOCOL`: lookupd's bytes broke the framing rules, or its IDENTIFY answer was malformed.
+ * - `NSQ_ERR_CONNECT_CALLBACK`: the connect callback threw or rejected; what it threw is the `cause`.
+ * - `NSQ_ERR_PEER_CLOSED`: the peer was closed (or removed from its loop); commands waiting then, or
+ *   issued afterwards, reject with it.
+ */
 export type ConnectionErrorCode =
   | 'NSQ_ERR_CONNECT'
   | 'NSQ_ERR_CONNECT_TIMEOUT'
@@ -207,9 +225,16 @@ export type ConnectionErrorCode =
   | 'NSQ_ERR_CONNECT_CALLBACK'
   | 'NSQ_ERR_PEER_CLOSED';
 
+/**
+ * One connection to a lookupd failed, or a command could not be answered on it; `code` (a
+ * {@link ConnectionErrorCode}) says how, `address` says which lookupd.
+ */
 export class ConnectionError extends NsqLookupError {
   constructor(
     code: ConnectionErrorCode,
+    /**
+     * The lookupd's `host:port`, as given: its TCP address, or its HTTP address for a heartbeat's HTTP check.
+     */
     readonly address: string,
     message: string,
     options?: { cause?: unknown },
@@ -248,8 +273,16 @@ export class SnapshotFileError extends NsqLookupError {
 /** Failures of an HTTP `/ping` check that reached the server. */
 export class HttpCheckError extends NsqLookupError {
   constructor(
+    /** The lookupd's HTTP `host:port` that was checked. */
     readonly address: string,
+    /**
+     * The HTTP status it answered: anything but 200, or 200 with a body other than `OK`; 0 if none was read.
+     */
     readonly status: number,
+    /**
+     * The start of the body it answered (about the first four kibibytes); the message quotes its first
+     * hundred characters.
+     */
     readonly body: string,
   ) {
     super(

@@ -14,9 +14,12 @@ export {
 export {
   ConnectionError,
   type ConnectionErrorCode,
+  type ErrorCode,
   InvalidArgumentError,
   InvalidNameError,
   LookupdError,
+  type LookupdErrorCode,
+  type NsqErrorCode,
   NsqLookupError,
   ProtocolError,
   RegistryFileError,

@@ -3,16 +3,22 @@ import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-cli
 import type { LookupLoop, PeerStats } from './loop/lookup-loop.js';
 import type { PeerState } from './peer/lookup-peer.js';
 
+/** How {@link createLookupMetrics} names and registers its metrics; every field is optional. */
 export interface LookupMetricsOptions {
   /** The prom-client registry to register into (default: a new one of its own). */
   registry?: MetricsRegistry;
   /** Metric name prefix (default `nsqd_lookup_`). */
   prefix?: string;
-  /** PING round-trip histogram buckets, in seconds. */
+  /**
+   * PING round-trip histogram buckets, upper bounds in seconds (default: half a millisecond to one second,
+   * `0.0005` … `1`).
+   */
   pingBuckets?: number[];
 }
 
+/** The metrics of one {@link LookupLoop}, as {@link createLookupMetrics} returns them. */
 export interface LookupMetrics {
+  /** The prom-client registry the metrics are in: the one passed in as an option, or a new one of its own. */
   readonly registry: MetricsRegistry;
   /** The exposition text of every metric in the registry. */
   metrics(): Promise<string>;

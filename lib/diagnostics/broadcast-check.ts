@@ -6,12 +6,23 @@ import { splitHostPort } from '../util/address.js';
 
 /** Something wrong with what a broker advertises, found before consumers trip over it. */
 export interface BroadcastWarning {
+  /**
+   * What is wrong, stable to branch on:
+   * - `BROADCAST_UNRESOLVABLE`: the broadcast address is a name that does not resolve (the check stops
+   *   there).
+   * - `BROADCAST_LOOPBACK`: it resolves only to loopback addresses while a lookupd is on another host,
+   *   so that lookupd's consumers would dial themselves.
+   * - `BROADCAST_UNSPECIFIED`: it is (or resolves to) `0.0.0.0` or `::`, which no consumer can dial.
+   * - `BROADCAST_TCP_UNREACHABLE`, `BROADCAST_HTTP_UNREACHABLE`: with `verifyReachable`, the advertised
+   *   TCP or HTTP port did not accept a connection within the dial timeout.
+   */
   code:
     | 'BROADCAST_UNRESOLVABLE'
     | 'BROADCAST_LOOPBACK'
     | 'BROADCAST_UNSPECIFIED'
     | 'BROADCAST_TCP_UNREACHABLE'
     | 'BROADCAST_HTTP_UNREACHABLE';
+  /** The problem in words, for a log line: the address, what was found, and the nsqd flag to fix. */
   message: string;
 }
 
@@ -21,7 +32,9 @@ export type Resolver = (host: string) => Promise<string[]>;
 export const systemResolver: Resolver = async (host) =>
   (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 
+/** What {@link checkBroadcastAddress} checks, and how. */
 export interface BroadcastCheckOptions {
+  /** What the broker advertises in IDENTIFY: its `broadcastAddress`, `tcpPort` and `httpPort` are checked. */
   identity: IdentifyInfo;
   /** The lookupd TCP addresses the broker registers with. */
   lookupdAddresses: string[];
@@ -29,6 +42,7 @@ export interface BroadcastCheckOptions {
   verifyReachable?: boolean;
   /** Dial timeout for `verifyReachable`, in ms (default 1000). */
   dialTimeoutMs?: number;
+  /** Turns host names into addresses (default: the system resolver, `dns.lookup` with `all: true`). */
   resolve?: Resolver;
   /**
    * Cuts the check short: it rejects with the signal's reason, and a verification dial in progress is

@@ -48,7 +48,12 @@ export class Lookupd {
   readonly db = new RegistrationDB();
   /** The version string reported by /info and IDENTIFY. */
   readonly version = LOOKUPD_VERSION;
+  /**
+   * The address this lookupd gives producers in its IDENTIFY answer (the `broadcastAddress` option,
+   * else the host name).
+   */
   readonly broadcastAddress: string;
+  /** The host name given out in IDENTIFY answers (the `hostname` option, else the OS host name). */
   readonly hostname: string;
   readonly #options: ResolvedOptions;
   readonly #tcp: TcpServer;
@@ -124,6 +129,9 @@ export class Lookupd {
     return this.#httpAddress;
   }
 
+  /**
+   * Where the server is in its life: `starting`, `running`, `closing` or `closed` (see {@link LookupdState}).
+   */
   get state(): LookupdState {
     return this.#state;
   }

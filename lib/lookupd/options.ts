@@ -5,11 +5,16 @@ import { logger } from '../util/debug.js';
 /** The nsqlookupd release whose behaviour the embedded server reproduces (reported by /info and IDENTIFY). */
 export const LOOKUPD_VERSION = '1.3.0';
 
+/** How serious a log line of the embedded server is, from `debug` (chatter) to `error`. */
 export type LookupdLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** A printf-style log function (`%s`, `%d`, `%o`), told the level of each message. */
 export type LookupdLogFn = (level: LookupdLogLevel, format: string, ...args: unknown[]) => void;
 
+/**
+ * Settings of the embedded server, as given to {@link startLookupd}; each one mirrors an nsqlookupd
+ * flag where nsqlookupd has one. Every field is optional: the defaults are nsqlookupd's.
+ */
 export interface LookupdOptions {
   /** `host:port` of the V1 TCP listener (nsqlookupd's `--tcp-address`); port 0 picks one. Default `0.0.0.0:4160`. */
   tcpAddress?: string;
@@ -55,11 +60,17 @@ export interface ResolvedOptions {
   log: LookupdLogFn;
 }
 
+/** Default {@link LookupdOptions.tcpAddress}: every interface, port 4160 (nsqlookupd's `--tcp-address`). */
 export const DEFAULT_TCP_ADDRESS = '0.0.0.0:4160';
+/** Default {@link LookupdOptions.httpAddress}: every interface, port 4161 (nsqlookupd's `--http-address`). */
 export const DEFAULT_HTTP_ADDRESS = '0.0.0.0:4161';
+/** Default {@link LookupdOptions.inactiveProducerTimeoutMs}: five minutes, in milliseconds. */
 export const DEFAULT_INACTIVE_PRODUCER_TIMEOUT_MS = 300_000;
+/** Default {@link LookupdOptions.tombstoneLifetimeMs}: forty-five seconds, in milliseconds. */
 export const DEFAULT_TOMBSTONE_LIFETIME_MS = 45_000;
+/** Default {@link LookupdOptions.maxLineBytes}: one mebibyte (1 048 576 bytes). */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+/** Default {@link LookupdOptions.maxIdentifyBodyBytes}: one mebibyte (1 048 576 bytes). */
 export const DEFAULT_MAX_IDENTIFY_BODY_BYTES = 1024 * 1024;
 
 // performance.now() is monotonic; anchored to the epoch it makes a clock that never runs backwards.

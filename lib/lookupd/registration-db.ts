@@ -12,19 +12,38 @@
  * return, not the size of the registry.
  */
 
+/**
+ * What a registration records: `client` (a producer identified itself; key and subkey empty), `topic`
+ * (a producer has the topic named by the key) or `channel` (a producer has the channel named by the
+ * subkey, on the topic named by the key).
+ */
 export type Category = 'client' | 'topic' | 'channel';
 
 /** What a producer (an nsqd) said about itself in IDENTIFY, plus where it connected from. */
 export interface PeerInfo {
   /** The connection's remote address (`127.0.0.1:53412`): the producer's identity. */
   readonly id: string;
+  /**
+   * The connection's remote address, `host:port`, as /nodes reports it (`remote_address`); whatever
+   * IDENTIFY claimed here is overwritten, as nsqlookupd does.
+   */
   readonly remoteAddress: string;
+  /** The nsqd's host name, from IDENTIFY (`hostname`); empty if it sent none. */
   readonly hostname: string;
+  /** Where consumers should reach the nsqd, from IDENTIFY (`broadcast_address`); never empty. */
   readonly broadcastAddress: string;
+  /**
+   * The nsqd's TCP port for clients, from IDENTIFY (`tcp_port`): a Go int, hence a bigint; never zero,
+   * but not checked to be a valid port, as nsqlookupd does not.
+   */
   readonly tcpPort: bigint;
+  /** The nsqd's HTTP port, from IDENTIFY (`http_port`): a Go int, hence a bigint; never zero. */
   readonly httpPort: bigint;
+  /** The nsqd's version string, from IDENTIFY (`version`); never empty. */
   readonly version: string;
+  /** The nsqd's topology zone, from IDENTIFY (`topology_zone`); empty if it sent none. */
   readonly topologyZone: string;
+  /** The nsqd's topology region, from IDENTIFY (`topology_region`); empty if it sent none. */
   readonly topologyRegion: string;
   /** Last IDENTIFY or PING, in ms since the epoch (the clock of the lookupd's `now` option). */
   lastUpdate: number;
@@ -35,8 +54,15 @@ export class Producer {
   /** When /topic/tombstone hit this producer, in ms; undefined if never (/debug's `tombstoned`). */
   tombstonedAt: number | undefined;
 
-  constructor(readonly peer: PeerInfo) {}
+  constructor(
+    /** The producer this entry stands for, shared by all of its registrations. */
+    readonly peer: PeerInfo,
+  ) {}
 
+  /**
+   * Marks this producer tombstoned in this registration as of `now`, in ms since the epoch
+   * (/topic/tombstone).
+   */
   tombstone(now: number): void {
     this.tombstonedAt = now;
   }
@@ -47,12 +73,20 @@ export class Producer {
   }
 }
 
+/**
+ * One (category, key, subkey) entry of the registry and the producers that registered it. It may be
+ * empty: it stays listed until removed explicitly.
+ */
 export class Registration {
+  /** The producers in this registration, by producer id ({@link PeerInfo.id}), in the order they came. */
   readonly producers = new Map<string, Producer>();
 
   constructor(
+    /** What the registration records (see {@link Category}). */
     readonly category: Category,
+    /** The topic name for `topic` and `channel` registrations; empty for `client`. */
     readonly key: string,
+    /** The channel name for `channel` registrations; empty otherwise. */
     readonly subKey: string,
   ) {}
 
@@ -61,6 +95,7 @@ export class Registration {
     return `${this.category}:${this.key}:${this.subKey}`;
   }
 
+  /** Whether this registration is in `category` and has this key and subkey, `*` matching any. */
   matches(category: string, key: string, subKey: string): boolean {
     return (
       category === this.category &&
@@ -83,6 +118,10 @@ function mapKey(category: string, key: string, subKey: string): string {
   return `${category}${SEP}${key}${SEP}${subKey}`;
 }
 
+/**
+ * The registry of an embedded lookupd: every {@link Registration}, indexed by category, by topic and by
+ * producer. Read it through {@link Lookupd.db}; the protocols are what change it.
+ */
 export class RegistrationDB {
   readonly #all = new Map<string, Registration>();
   readonly #byCategory = new Map<Category, Set<Registration>>([
@@ -103,6 +142,7 @@ export class RegistrationDB {
     return this.#all.values();
   }
 
+  /** The registration with exactly this category, key and subkey (`*` is not a wildcard here), if any. */
   get(category: Category, key: string, subKey: string): Registration | undefined {
     const registration = this.#all.get(mapKey(category, key, subKey));
     if (!registration || registration.key !== key || registration.subKey !== subKey) return undefined;
@@ -142,8 +182,20 @@ export class RegistrationDB {
     return true;
   }
 
-  /** Drops producer `id` from the registration, which stays even if empty. */
-  removeProducer(registration: Registration, id: string): { removed: boolean; left: number } {
+  /**
+   * Drops producer `id` from the registration, which stays even if empty. Answers whether the producer
+   * was there (`removed`) and how many producers the registration still has (`left`); a registration
+   * no longer in this registry answers `removed: false, left: 0`.
+   */
+  removeProducer(
+    registration: Registration,
+    id: string,
+  ): {
+    /** The producer was in the registration and is gone now. */
+    removed: boolean;
+    /** Producers the registration still has. */
+    left: number;
+  } {
     if (
       this.#all.get(mapKey(registration.category, registration.key, registration.subKey)) !== registration
     ) {

@@ -21,9 +21,13 @@ export type TargetState = 'connecting' | 'up' | 'down';
 
 /** RTT statistics over a window of samples, in ms. Median and p99 are nearest-rank (always an observed value). */
 export interface RttSummary {
+  /** The fastest round trip in the window, in ms. */
   minMs: number;
+  /** The median round trip (nearest-rank 50th percentile), in ms. */
   medianMs: number;
+  /** The nearest-rank 99th percentile round trip, in ms. */
   p99Ms: number;
+  /** The slowest round trip in the window, in ms. */
   maxMs: number;
   /** Samples the figures are computed from (at most the window size). */
   samples: number;
@@ -109,7 +113,9 @@ export interface OutageRecord {
   error: ErrorInfo;
 }
 
+/** A failed probe's error reduced to plain, JSON-serialisable data. */
 export interface ErrorInfo {
+  /** The error's message (for a thrown non-Error, its string form). */
   message: string;
   /** The error's stable `code` (see lib/errors.ts), or `ERROR` for an error without one. */
   code: string;
@@ -119,26 +125,45 @@ export interface ErrorInfo {
 export interface TargetStats {
   /** `tcp://host:port` or `http://host:port/ping`. */
   target: string;
+  /** How the target is probed: `tcp` (PING over the V1 protocol) or `http` (`GET /ping`). */
   kind: 'tcp' | 'http';
   /** The `host:port` probed. */
   address: string;
+  /** Where the target stands now (see {@link TargetState}). */
   state: TargetState;
   /** Probes finished (answered or failed). */
   probes: number;
+  /** Probes answered. */
   successes: number;
+  /** Probes failed (error, refusal or timeout), retries included. */
   failures: number;
-  /** RTT of the last answered probe, in ms. */
+  /** RTT of the last answered probe, in ms; null before the first answer. */
   lastRttMs: number | null;
-  /** Over the last {@link DEFAULT_WINDOW_SIZE} (or the configured window) answered probes. */
+  /**
+   * RTT statistics over the most recent answered probes, as many as the heartbeat's `windowSize` option
+   * (one thousand by default); null before the first answer.
+   */
   rtt: RttSummary | null;
-  lastError: (ErrorInfo & { at: number }) | null;
+  /** What the last failed probe reported, and when; null if no probe has failed yet. */
+  lastError:
+    | (ErrorInfo & {
+        /** Epoch ms at which the failed probe ended. */
+        at: number;
+      })
+    | null;
   /** Epoch ms since which the target is down; null unless `state` is `down`. */
   downSince: number | null;
   /** Outages so far, counting the ongoing one. */
   outageCount: number;
-  /** The most recent outages (at most {@link MAX_OUTAGES_KEPT}), oldest first; an ongoing one is last. */
+  /**
+   * The most recent outages (at most one hundred; older ones only count), oldest first; an ongoing one is
+   * last.
+   */
   outages: OutageRecord[];
-  /** The last {@link SPARKLINE_LENGTH} probes, see {@link sparkline}. */
+  /**
+   * The last twenty probes, one character each, oldest first: answered ones as bars `▁` to `█` scaled to
+   * the slowest of them, failed ones as `×`.
+   */
   sparkline: string;
 }
 

@@ -21,6 +21,7 @@ import {
   TargetTracker,
 } from './heartbeat-stats.js';
 
+/** What {@link Heartbeat} probes and how often; at least one TCP or HTTP address is required. */
 export interface HeartbeatOptions {
   /** lookupd TCP addresses (`host:port`, nsqd's `--lookupd-tcp-address`), each PINGed over its own connection. */
   tcpAddresses?: string[];
@@ -54,8 +55,25 @@ export interface HeartbeatOptions {
 
 /** One finished probe. `at` is the epoch ms at which it ended. */
 export type HeartbeatSample =
-  | { ok: true; at: number; rttMs: number }
-  | { ok: false; at: number; error: Error };
+  | {
+      /** The target answered. */
+      ok: true;
+      /** Epoch ms at which the probe ended. */
+      at: number;
+      /** The round trip, in ms, dialing left out. */
+      rttMs: number;
+    }
+  | {
+      /** The probe failed: an error answer, a refused or broken connection, or a timeout. */
+      ok: false;
+      /** Epoch ms at which the probe ended. */
+      at: number;
+      /**
+       * Why it failed; this package's errors carry a stable `code` (`NSQ_ERR_READ_TIMEOUT`,
+       * `NSQ_ERR_HTTP_CHECK`...).
+       */
+      error: Error;
+    };
 
 /** An outage that is over: the target answered again. */
 export interface HeartbeatOutage {
@@ -63,6 +81,7 @@ export interface HeartbeatOutage {
   startedAt: number;
   /** Epoch ms of the answer that ended it. */
   endedAt: number;
+  /** How long the target was down, `endedAt - startedAt`, in ms. */
   durationMs: number;
   /** Failed probes during the outage. */
   failures: number;
@@ -70,6 +89,10 @@ export interface HeartbeatOutage {
   error: ErrorInfo;
 }
 
+/**
+ * What {@link Heartbeat} emits, event name to listener arguments; `target` is a {@link TargetStats.target}
+ * name.
+ */
 export interface HeartbeatEvents {
   [event: string]: unknown[];
   /** Every finished probe. */

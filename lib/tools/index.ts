@@ -34,6 +34,7 @@ export {
   type TargetState,
   type TargetStats,
 } from './heartbeat.js';
+export type { ErrorInfo, OutageRecord, RttSummary } from './heartbeat-stats.js';
 export {
   buildLookupdReport,
   type LookupdReport,
