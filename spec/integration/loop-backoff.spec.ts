@@ -6,9 +6,8 @@ import { LOOKUPD_TARGETS } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { prng } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
 
 /** A port nothing listens on: bind, read the port, close. */
 async function refusedAddress(): Promise<string> {

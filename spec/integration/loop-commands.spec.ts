@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
 
 describe('LookupLoop commands on the wire', () => {
   const cleanups: Array<() => Promise<void>> = [];

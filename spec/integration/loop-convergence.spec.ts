@@ -8,9 +8,8 @@ import {
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { eventually, nextEventFor, prng } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 24150, httpPort: 24151, version: '1.3.0' };
 
 function populate(registry: Registry, pairs: number): void {
   for (let i = 0; i < pairs; i++) registry.addChannel(`topic-${i % 17}`, `channel-${i}`);

@@ -5,9 +5,9 @@ import { expectedRegistrations, producerRegistrations } from '../../harness/look
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { eventually } from '../support/wait.js';
 
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 34150, httpPort: 34151, version: '1.3.0' };
 const GARBAGE = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
 
 const FAULTS: Fault[] = [

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 44150, httpPort: 44151, version: '1.3.0' };
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop status (${target.name})`, () => {

@@ -3,10 +3,9 @@ import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
 
 describe('LookupLoop timers (fake clock)', () => {
   let clock: InstalledClock | undefined;

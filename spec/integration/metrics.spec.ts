@@ -5,10 +5,9 @@ import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { parseExposition } from '../support/exposition.js';
+import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
 
 describe('Prometheus metrics', () => {
   const cleanups: Array<() => unknown> = [];

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import type { IdentifyInfo } from '../../lib/protocol/index.js';
 import {
   assertConnectionError,
   openTcpHandles,
@@ -10,16 +9,9 @@ import {
   trackLibraryTimers,
   useCleanup,
 } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
 import { answer, ScriptedServer, type ScriptedServerOptions } from '../support/scripted-server.js';
 import { UnacceptingListener } from '../support/unaccepting-listener.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 describe('LookupPeer: close()', () => {
   const cleanup = useCleanup();
@@ -67,7 +59,7 @@ describe('LookupPeer: close()', () => {
       settle(p.ping()),
       settle(p.register('a')),
       settle(p.unregister('a')),
-      settle(p.identify(INFO)),
+      settle(p.identify(IDENTITY)),
       settle(p.connect()),
       settle(p.command(Buffer.from('PING\n'))),
     ])) {
@@ -106,7 +98,7 @@ describe('LookupPeer: close()', () => {
     let identify: Promise<unknown> | undefined;
     const p = new LookupPeer(s.address, {
       onConnect: (lp) => {
-        identify = settle(lp.identify(INFO));
+        identify = settle(lp.identify(IDENTITY));
         return identify;
       },
     });

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
-import type { IdentifyInfo } from '../../lib/protocol/index.js';
 import {
   assertConnectionError,
   nextEvent,
@@ -13,17 +12,10 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
 import { answer, type CommandHandler, ScriptedServer } from '../support/scripted-server.js';
 import { UnacceptingListener } from '../support/unaccepting-listener.js';
 import { frame, int32be, rawFrame } from '../support/wire-builder.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 interface FailureMode {
   name: string;
@@ -121,7 +113,7 @@ describe('LookupPeer: failures', () => {
         ...mode.options,
         onConnect: async (lp) => {
           callbacks++;
-          await lp.identify(INFO);
+          await lp.identify(IDENTITY);
         },
       });
       const events = recordEvents(p);
@@ -240,7 +232,7 @@ describe('LookupPeer: failures', () => {
       const p = peer(proxy.address, {
         onConnect: async (lp) => {
           callbacks++;
-          await lp.identify(INFO);
+          await lp.identify(IDENTITY);
         },
       });
       const events = recordEvents(p);

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import { encodeRegister, encodeRegistrations, type IdentifyInfo } from '../../lib/protocol/index.js';
+import { encodeRegister, encodeRegistrations } from '../../lib/protocol/index.js';
 import { useCleanup, useLeakChecks } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
 import { answer, ScriptedServer } from '../support/scripted-server.js';
 import { frame } from '../support/wire-builder.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 /** Counts socket.write calls made on client sockets connected to `port` while `fn` runs. */
 async function countClientWrites<T>(
@@ -47,7 +40,7 @@ describe('LookupPeer: pipelining', () => {
       if (cmd.args[0] === 'pipe.0') await s.until(() => c.received.length >= N + 1, `${N} commands`, 15_000);
       c.reply(cmd.line);
     });
-    const p = new LookupPeer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+    const p = new LookupPeer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
     cleanup(() => p.close());
 
     const { writes, result } = await countClientWrites(s.port, () => {
