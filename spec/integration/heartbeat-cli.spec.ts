@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
 import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import { type RunningCli, spawnCli } from '../support/cli.js';
+import { useCleanup } from '../support/harness.js';
 import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 
 describe('nsqd-lookup heartbeat (CLI)', () => {
-  let cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
+  const cleanup = useCleanup();
 
   const cli = (args: string[]): RunningCli => {
     const running = spawnCli(['heartbeat', ...args]);
-    cleanups.push(() => running.stop());
+    cleanup(() => running.stop());
     return running;
   };
 
@@ -23,7 +20,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   it('exits 0 when lookupd answers within --warn, having sent only PINGs', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       address,
@@ -44,7 +41,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   it('exits 1 when lookupd answers slower than --warn but faster than --crit', async () => {
     const slow = new PingServer({ delayMs: 300 });
     const address = await slow.listen();
-    cleanups.push(() => slow.close());
+    cleanup(() => slow.close());
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       address,
@@ -64,7 +61,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   it('exits 2 when a lookupd is down, even if another is healthy', async () => {
     const lookupd = new RecordingLookupd();
     const healthy = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const dead = await refusedAddress();
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
@@ -88,9 +85,9 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   it('--json writes one JSON object per line: samples, then a summary per target and the result', async () => {
     const lookupd = new RecordingLookupd();
     const tcp = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const httpPing = await startHttpPing();
-    cleanups.push(() => httpPing.close());
+    cleanup(() => httpPing.close());
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       tcp,
@@ -155,7 +152,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   it('runs until SIGINT, then prints the summary and exits by health', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const running = cli([
       '--lookupd-tcp-address',
       address,
@@ -196,7 +193,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
     'probes the real nsqlookupd without ever appearing in its /nodes',
     async () => {
       const lookupd = await startRealLookupd();
-      cleanups.push(() => lookupd.close());
+      cleanup(() => lookupd.close());
       const running = cli([
         '--lookupd-tcp-address',
         lookupd.tcpAddress,

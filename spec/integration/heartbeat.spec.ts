@@ -8,6 +8,7 @@ import {
   type HeartbeatSample,
 } from '../../lib/tools/heartbeat.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { useCleanup } from '../support/harness.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
 import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
@@ -52,26 +53,21 @@ const codeOf = (s: HeartbeatSample | undefined): string | undefined =>
 const failedWith = (code: string) => (s: HeartbeatSample) => codeOf(s) === code;
 
 describe('Heartbeat (library)', () => {
-  let cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = useCleanup();
   const heartbeat = (options: HeartbeatOptions): Heartbeat => {
     const hb = new Heartbeat(options);
-    cleanups.push(() => hb.close());
+    cleanup(() => hb.close());
     return hb;
   };
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
 
   it('writes the magic and PINGs only, never IDENTIFY, over one connection', async () => {
     const leaks = trackResources();
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const pings = new PingServer();
     const pingAddress = await pings.listen();
-    cleanups.push(() => pings.close());
+    cleanup(() => pings.close());
 
     const hb = heartbeat({ tcpAddresses: [address, pingAddress], intervalMs: 20 });
     const states: string[] = [];
@@ -111,7 +107,7 @@ describe('Heartbeat (library)', () => {
   it('stops each target after `count` probes, emits end and resolves finished()', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 10, count: 3 });
     const ended = new Promise<void>((resolve) => hb.once('end', resolve));
     hb.start();
@@ -124,9 +120,9 @@ describe('Heartbeat (library)', () => {
   it('checks HTTP GET /ping as a target of its own', async () => {
     const leaks = trackResources();
     const good = await startHttpPing();
-    cleanups.push(() => good.close());
+    cleanup(() => good.close());
     const bad = await startHttpPing({ status: 500, body: 'NOPE' });
-    cleanups.push(() => bad.close());
+    cleanup(() => bad.close());
     const hb = heartbeat({ httpAddresses: [good.address, bad.address], intervalMs: 20 });
     hb.start();
     const [answered, failed] = await Promise.all([
@@ -167,7 +163,7 @@ describe('Heartbeat (library)', () => {
 
     const server = new PingServer();
     await server.listen(Number(address.split(':')[1]));
-    cleanups.push(() => server.close());
+    cleanup(() => server.close());
     const ended = await outage;
     assert.ok(ended.failures >= 3, String(ended.failures));
     assert.equal(ended.error.code, 'NSQ_ERR_CONNECT');
@@ -183,7 +179,7 @@ describe('Heartbeat (library)', () => {
   it('reconnects after lookupd drops and comes back on the same port', async () => {
     const server = new PingServer();
     const address = await server.listen();
-    cleanups.push(() => server.close());
+    cleanup(() => server.close());
     const target = `tcp://${address}`;
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 20, timeoutMs: 200, retryMinMs: 10 });
     hb.start();
@@ -202,7 +198,7 @@ describe('Heartbeat (library)', () => {
     const leaks = trackResources();
     const server = new PingServer({ silent: true });
     const address = await server.listen();
-    cleanups.push(() => server.close());
+    cleanup(() => server.close());
     const target = `tcp://${address}`;
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 200, timeoutMs: 50, retryMinMs: 10 });
     const sampled: HeartbeatSample[] = [];
@@ -229,11 +225,11 @@ describe('Heartbeat (library)', () => {
 
   it('--count 3 --timeout 1s ends against a lookupd that trickles its PING answers (fake clock)', async () => {
     const server = await ScriptedServer.start({ handlers: { PING: () => {} } });
-    cleanups.push(() => server.stop());
+    cleanup(() => server.stop());
     const clients = new ClientSockets();
-    cleanups.push(async () => clients.uninstall());
+    cleanup(async () => clients.uninstall());
     const clock = new FakeClock();
-    cleanups.push(async () => clock.uninstall());
+    cleanup(async () => clock.uninstall());
     clock.install();
     const hb = heartbeat({ tcpAddresses: [server.address], count: 3, timeoutMs: 1000 });
     const sampled: HeartbeatSample[] = [];

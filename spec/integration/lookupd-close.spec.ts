@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Agent, get } from 'node:http';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
+import { useCleanup } from '../support/harness.js';
 import { trackResources } from '../support/leak-check.js';
 import { V1Client } from '../support/v1-client.js';
 
@@ -32,14 +33,11 @@ function ping(address: string, agent: Agent): Promise<string> {
 
 describe('embedded lookupd close() and keep-alive clients', function () {
   this.timeout(15_000);
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('a request with a keep-alive agent to a lookupd restarted on the same ports succeeds', async () => {
     const agent = defaultLikeAgent();
-    cleanups.push(() => agent.destroy());
+    cleanup(() => agent.destroy());
     let lookupd: Lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
     const { tcpAddress, httpAddress } = lookupd;
     try {

@@ -4,6 +4,7 @@ import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
+import { useCleanup } from '../support/harness.js';
 import { eventuallyJson, getJson } from '../support/http-get.js';
 
 /** LookupPeer (the nsqd side) against the embedded lookupd, and against the real one when available. */
@@ -73,19 +74,16 @@ for (const target of TARGETS) {
   describe(`LookupPeer against the ${target.name}`, function () {
     this.timeout(15_000);
     let server: Server;
-    const cleanups: (() => Promise<unknown>)[] = [];
+    const cleanup = useCleanup();
     const peerFor = (address: string, options: ConstructorParameters<typeof LookupPeer>[1] = {}) => {
       const peer = new LookupPeer(address, options);
-      cleanups.push(() => peer.close());
+      cleanup(() => peer.close());
       return peer;
     };
 
     beforeEach(async () => {
       server = await target.start();
-    });
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-      await server.close();
+      cleanup(() => server.close());
     });
 
     it('IDENTIFY answers with the lookupd’s own ports, version and addresses', async () => {

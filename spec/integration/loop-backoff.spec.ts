@@ -6,6 +6,7 @@ import { LOOKUPD_TARGETS } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { prng } from '../support/wait.js';
 
@@ -28,13 +29,12 @@ async function until(condition: () => boolean, what: string, limit = 2000): Prom
 
 describe('LookupLoop reconnect backoff (fake clock)', () => {
   let clock: InstalledClock | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
+  // Registered before the cleanup's hook, so it runs first: the loops close on real time.
+  afterEach(() => {
     clock?.uninstall();
     clock = undefined;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+  const cleanup = useCleanup();
 
   it('with jitter, waits exactly the announced delay, each within [d/2, d] and never above maxDelayMs', async () => {
     const address = await refusedAddress();
@@ -46,7 +46,7 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
       checkBroadcastAddress: false,
       reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: prng(7) },
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const attempts: number[] = [];
     const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
     loop.on('status', (event) => {
@@ -105,11 +105,11 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
   for (const target of LOOKUPD_TARGETS) {
     it(`a lookupd that accepts, takes the whole registry and drops gets the backoff's schedule, not a storm (${target.name})`, async () => {
       const lookupd = await target.start();
-      cleanups.push(() => lookupd.close());
+      cleanup(() => lookupd.close());
       const registry = new Registry([{ topic: 'a', channel: 'x' }, { topic: 'b' }]);
       // IDENTIFY's answer and the 2 REGISTER answers reach the client, then the proxy closes.
       const proxy = await FaultProxy.start(lookupd.tcpAddress);
-      cleanups.push(() => proxy.stop());
+      cleanup(() => proxy.stop());
       await proxy.setFault({ type: 'close-after', afterFrames: 3 });
       clock = FakeTimers.install({
         toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
@@ -121,7 +121,7 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
         checkBroadcastAddress: false,
         reconnect: { initialDelayMs: 100, maxDelayMs: 800, factor: 2, jitter: false },
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
       const count = (type: PeerStatusEvent['type']) => events.filter((e) => e.type === type).length;

@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop commands on the wire', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   async function connected(registry: Registry) {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const loop = new LookupLoop({ addresses: [address], identity: IDENTITY, registry });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     return { lookupd, address, loop };
   }
 

@@ -8,6 +8,7 @@ import {
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { eventually, nextEventFor, prng } from '../support/wait.js';
 
@@ -26,12 +27,11 @@ async function assertConverged(lookupd: RunningLookupd, registry: Registry): Pro
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop against the ${target.name}`, () => {
-    const servers: RunningLookupd[] = [];
-    const loops: LookupLoop[] = [];
+    const cleanup = useCleanup();
 
     async function startServer(ports?: { tcpPort: number; httpPort: number }): Promise<RunningLookupd> {
       const server = await target.start(ports);
-      servers.push(server);
+      cleanup(() => server.close());
       return server;
     }
 
@@ -41,7 +41,7 @@ for (const target of LOOKUPD_TARGETS) {
         reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
         ...options,
       });
-      loops.push(loop);
+      cleanup(() => loop.close());
       return loop;
     }
 
@@ -51,11 +51,6 @@ for (const target of LOOKUPD_TARGETS) {
       await Promise.all(connected);
       await loop.settled();
     }
-
-    afterEach(async () => {
-      await Promise.all(loops.splice(0).map((loop) => loop.close()));
-      await Promise.all(servers.splice(0).map((server) => server.close()));
-    });
 
     it('registers a populated registry on every lookupd when it connects', async () => {
       const [a, b] = [await startServer(), await startServer()];

@@ -2,19 +2,17 @@ import assert from 'node:assert/strict';
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { nextEventFor } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop status (${target.name})`, () => {
-    const cleanups: Array<() => Promise<void>> = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanup = useCleanup();
 
     it('reflects a peer going down and coming back: state, error, retries, in-sync count, events', async () => {
       let server: RunningLookupd = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       const registry = new Registry([
         { topic: 'a', channel: 'x' },
         { topic: 'a', channel: 'y' },
@@ -27,7 +25,7 @@ for (const target of LOOKUPD_TARGETS) {
         reconnect: { initialDelayMs: 20, maxDelayMs: 40, jitter: true },
         pingIntervalMs: 50,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
       const address = server.tcpAddress;
@@ -100,17 +98,15 @@ for (const target of LOOKUPD_TARGETS) {
 
     it("events() yields one lookupd's transitions and PINGs in order, and ends when the loop closes", async () => {
       const [a, b] = [await target.start(), await target.start()];
-      cleanups.push(
-        () => a.close(),
-        () => b.close(),
-      );
+      cleanup(() => a.close());
+      cleanup(() => b.close());
       const loop = new LookupLoop({
         addresses: [a.tcpAddress, b.tcpAddress],
         identity: IDENTITY,
         registry: new Registry([{ topic: 't' }]),
         pingIntervalMs: 20,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       // Created before start(): nothing is missed between creating the stream and reading it.
       const onlyA = loop.events({ address: a.tcpAddress });
       const everything = loop.events();
@@ -146,10 +142,10 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('events() keeps the newest bufferSize events for a reader that lags, counting what it dropped', async () => {
       const server = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       const registry = new Registry();
       const loop = new LookupLoop({ addresses: [server.tcpAddress], identity: IDENTITY, registry });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const stream = loop.events({ bufferSize: 2 });
       const synced = new Promise<void>((resolve) =>
         loop.on('status', (event) => event.type === 'in-sync' && resolve()),

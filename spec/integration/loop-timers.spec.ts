@@ -3,24 +3,24 @@ import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
   let clock: InstalledClock | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
+  // Registered before the cleanup's hook, so it runs first: the loops close on real time.
+  afterEach(() => {
     clock?.uninstall();
     clock = undefined;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+  const cleanup = useCleanup();
 
   it('PINGs each connected peer every pingIntervalMs, and not before', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     // Only the interval is faked: sockets and their timeouts run on real time.
     clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
     const registry = new Registry();
@@ -30,7 +30,7 @@ describe('LookupLoop timers (fake clock)', () => {
       registry,
       pingIntervalMs: 15000,
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const connected = nextEventFor(loop, 'connect', address);
     loop.start();
     await connected;
@@ -74,7 +74,7 @@ describe('LookupLoop timers (fake clock)', () => {
       registry: new Registry(),
       reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: false },
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     // p-retry arms its delay a few promise hops after reporting a failure.
     const backoffArmed = async (fake: InstalledClock) => {
       while (fake.countTimers() === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -98,7 +98,7 @@ describe('LookupLoop timers (fake clock)', () => {
   it('reconnects at once after a dropped connection, well before the next PING', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
     const registry = new Registry([{ topic: 't', channel: 'c' }]);
     const loop = new LookupLoop({
@@ -107,7 +107,7 @@ describe('LookupLoop timers (fake clock)', () => {
       registry,
       reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     let connected = nextEventFor(loop, 'connect', address);
     loop.start();
     await connected;

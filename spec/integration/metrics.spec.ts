@@ -5,25 +5,23 @@ import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { parseExposition } from '../support/exposition.js';
+import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 
 describe('Prometheus metrics', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('exposes peers by state, PING round trips, commands and sync, in valid exposition text', async () => {
     const up = new RecordingLookupd();
     const upAddress = await up.listen();
-    cleanups.push(() => up.close());
+    cleanup(() => up.close());
     const down = new RecordingLookupd();
     const downAddress = await down.listen();
     await down.close(); // a port that refuses
     const clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
-    cleanups.push(() => clock.uninstall());
+    cleanup(() => clock.uninstall());
     const registry = new Registry([
       { topic: 't', channel: 'a' },
       { topic: 't', channel: 'b' },
@@ -35,9 +33,9 @@ describe('Prometheus metrics', () => {
       registry,
       pingIntervalMs: 1000,
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const metrics = createLookupMetrics(loop);
-    cleanups.push(() => metrics.dispose());
+    cleanup(() => metrics.dispose());
     const connected = nextEventFor(loop, 'connect', upAddress);
     loop.start();
     await connected;
@@ -80,7 +78,7 @@ describe('Prometheus metrics', () => {
     // The same text over HTTP, with the exposition content type.
     const server = http.createServer(metrics.handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    cleanup(() => new Promise((resolve) => server.close(resolve)));
     const { port } = server.address() as import('node:net').AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.equal(response.status, 200);

@@ -4,17 +4,15 @@ import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
 import type { LookupdReport } from '../../lib/tools/lookupd-report.js';
 import { spawnCli } from '../support/cli.js';
+import { useCleanup } from '../support/harness.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`nsqd-lookup status (${target.name})`, () => {
-    const cleanups: Array<() => Promise<unknown>> = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanup = useCleanup();
 
     async function lookupd(): Promise<RunningLookupd> {
       const server = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       return server;
     }
 
@@ -36,7 +34,7 @@ for (const target of LOOKUPD_TARGETS) {
         registry,
         checkBroadcastAddress: false,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const ready = new Promise<void>((resolve) => {
         let left = addresses.length;
         loop.on('connect', () => --left === 0 && resolve());
@@ -72,7 +70,7 @@ for (const target of LOOKUPD_TARGETS) {
         b.httpAddress,
         '--json',
       ]);
-      cleanups.push(() => run.stop());
+      cleanup(() => run.stop());
       const { code, stdout, stderr } = await run.done;
       assert.equal(code, 2, stderr);
       const report = JSON.parse(stdout) as LookupdReport;

@@ -3,13 +3,27 @@ import { fileURLToPath } from 'node:url';
 import { ConnectionError, NsqLookupError } from '../../lib/errors.js';
 import type { LookupPeer, LookupPeerEvents } from '../../lib/peer/lookup-peer.js';
 
+/** Registers one cleanup step; see {@link useCleanup}. */
+export interface Cleanup {
+  (step: () => unknown): void;
+  /**
+   * Runs the steps registered so far, last first, and forgets them; every step runs even when one
+   * throws, and the first error is rethrown. The afterEach hook calls it; a test that sets up many
+   * times over (one property run after another) calls it between runs.
+   */
+  run(): Promise<void>;
+}
+
 /**
- * Per-test cleanup, run LIFO after each test even when it failed. Register each server or client right
- * after creating it. Call once per describe block.
+ * Per-test cleanup, run LIFO after each test even when it failed. Register each server, client, clock
+ * or temporary directory right after creating it. Call once per describe block.
  */
-export function useCleanup(): (fn: () => unknown) => void {
+export function useCleanup(): Cleanup {
   const stack: (() => unknown)[] = [];
-  afterEach(async () => {
+  const cleanup = ((step: () => unknown) => {
+    stack.push(step);
+  }) as Cleanup;
+  cleanup.run = async () => {
     let first: unknown;
     while (stack.length > 0) {
       try {
@@ -19,10 +33,9 @@ export function useCleanup(): (fn: () => unknown) => void {
       }
     }
     if (first !== undefined) throw first;
-  });
-  return (fn) => {
-    stack.push(fn);
   };
+  afterEach(() => cleanup.run());
+  return cleanup;
 }
 
 /** TCP handles still open in this process (sockets, listeners): none may outlive a test's cleanup. */
@@ -76,7 +89,7 @@ export function trackLibraryTimers(): { pending(): string[]; restore(): void } {
  * For a describe block using {@link useCleanup}: each test must leave no TCP handle (beyond those open
  * when it started) and no pending library timer once its cleanup has run. Call right after useCleanup.
  */
-export function useLeakChecks(cleanup: (fn: () => unknown) => void): void {
+export function useLeakChecks(cleanup: Cleanup): void {
   beforeEach(async () => {
     await quiesce();
     const baseline = openTcpHandles();
