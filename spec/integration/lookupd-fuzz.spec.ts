@@ -13,6 +13,7 @@ import { canonicalBody } from '../support/differential.js';
 import { httpCall } from '../support/http-get.js';
 import { FramingModel } from '../support/replay.js';
 import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * Hostile input: random and mutated byte streams on the TCP port, random requests on the HTTP port.
@@ -252,7 +253,9 @@ describe('embedded lookupd under hostile input', function () {
       }),
       { numRuns: 100, seed: FUZZ_SEED },
     );
-    await waitUntil(() => lookupd.clientCount === 1);
+    await eventually(() => lookupd.clientCount === 1, 'lookupd to drop the fuzzed clients', {
+      timeoutMs: 3000,
+    });
     const nodes = JSON.parse((await httpCall(lookupd.httpAddress, 'GET', '/nodes')).body) as {
       producers: { broadcast_address: string }[];
     };
@@ -631,11 +634,3 @@ describe('embedded lookupd under hostile input', function () {
     });
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -5,7 +5,8 @@ import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { useCleanup } from '../support/harness.js';
-import { eventuallyJson, getJson } from '../support/http-get.js';
+import { getJson } from '../support/http-get.js';
+import { eventually } from '../support/wait.js';
 
 /** LookupPeer (the nsqd side) against the embedded lookupd, and against the real one when available. */
 
@@ -164,10 +165,14 @@ for (const target of TARGETS) {
       assert.equal(error.code, 'E_BAD_TOPIC');
       assert.equal(error.description, "REGISTER topic name 'bad/name' is not valid");
       await disconnected;
-      const nodes = await eventuallyJson<NodesReply>(
-        server.httpAddress,
-        '/nodes',
-        (n) => n.producers.length === 0,
+      let nodes!: NodesReply;
+      await eventually(
+        async () => {
+          nodes = await getJson<NodesReply>(server.httpAddress, '/nodes');
+          return nodes.producers.length === 0;
+        },
+        'the refused producer to leave /nodes',
+        { timeoutMs: 3000 },
       );
       assert.deepEqual(nodes.producers, []);
       const lookup = await getJson<LookupReply>(server.httpAddress, '/lookup?topic=kept');
@@ -192,10 +197,14 @@ for (const target of TARGETS) {
       await other.identify({ ...BROKER, broadcastAddress: 'other.example' });
       await other.register('orders');
       await peer.close();
-      const lookup = await eventuallyJson<LookupReply>(
-        server.httpAddress,
-        '/lookup?topic=orders',
-        (l) => l.producers.length === 1,
+      let lookup!: LookupReply;
+      await eventually(
+        async () => {
+          lookup = await getJson<LookupReply>(server.httpAddress, '/lookup?topic=orders');
+          return lookup.producers.length === 1;
+        },
+        'the closed peer to leave /lookup',
+        { timeoutMs: 3000 },
       );
       assert.deepEqual(
         lookup.producers.map((p) => p.broadcast_address),

@@ -5,6 +5,7 @@ import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import { useCleanup } from '../support/harness.js';
 import { getJson, httpCall } from '../support/http-get.js';
 import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { eventually } from '../support/wait.js';
 
 /** The embedded lookupd as a server: lifecycle, restarts, and its clock-driven rules with a fake clock. */
 
@@ -204,17 +205,11 @@ describe('embedded lookupd server', function () {
       );
       assert.deepEqual(channels.channels, ['c1']);
       a.destroy();
-      await waitFor(() => lookupd.clientCount === 1);
+      await eventually(() => lookupd.clientCount === 1, 'lookupd to drop the closed client', {
+        timeoutMs: 3000,
+      });
       topics = await getJson<{ topics: string[] }>(lookupd.httpAddress, '/topics');
       assert.deepEqual(topics.topics, ['e#ephemeral'], 'nsqlookupd keeps names on disconnect');
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

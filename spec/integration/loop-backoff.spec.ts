@@ -6,9 +6,10 @@ import { LOOKUPD_TARGETS } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { mulberry32 } from '../../lib/util/random.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { prng } from '../support/wait.js';
+import { eventually } from '../support/wait.js';
 
 /** A port nothing listens on: bind, read the port, close. */
 async function refusedAddress(): Promise<string> {
@@ -20,12 +21,7 @@ async function refusedAddress(): Promise<string> {
 }
 
 /** Lets real I/O and promise chains run until `condition` holds, without moving the fake clock. */
-async function until(condition: () => boolean, what: string, limit = 2000): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > limit) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+const until = (condition: () => boolean, what: string) => eventually(condition, what, { pollMs: 1 });
 
 describe('LookupLoop reconnect backoff (fake clock)', () => {
   let clock: InstalledClock | undefined;
@@ -44,7 +40,7 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
       identity: IDENTITY,
       registry: new Registry(),
       checkBroadcastAddress: false,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: prng(7) },
+      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: mulberry32(7) },
     });
     cleanup(() => loop.close());
     const attempts: number[] = [];

@@ -8,9 +8,10 @@ import {
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { mulberry32 } from '../../lib/util/random.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { eventually, nextEventFor, prng } from '../support/wait.js';
+import { eventually, nextEventFor } from '../support/wait.js';
 
 function populate(registry: Registry, pairs: number): void {
   for (let i = 0; i < pairs; i++) registry.addChannel(`topic-${i % 17}`, `channel-${i}`);
@@ -70,7 +71,7 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('sends every registry change to every lookupd (randomized churn)', async () => {
       const seed = Date.now() >>> 0;
-      const random = prng(seed);
+      const random = mulberry32(seed);
       const [a, b] = [await startServer(), await startServer()];
       const registry = new Registry();
       populate(registry, 50);

@@ -78,7 +78,7 @@ for (const target of LOOKUPD_TARGETS) {
         return true;
       };
       try {
-        await eventually(converged, `convergence after ${context}`, 10_000);
+        await eventually(converged, `convergence after ${context}`, { timeoutMs: 10_000 });
       } catch (error) {
         throw new Error(`${(error as Error).message}; last seen: ${last}`);
       }

@@ -6,7 +6,7 @@ import { Registry } from '../../lib/registry/registry.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { nextEventFor } from '../support/wait.js';
+import { eventually, nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
   let clock: InstalledClock | undefined;
@@ -76,9 +76,8 @@ describe('LookupLoop timers (fake clock)', () => {
     });
     cleanup(() => loop.close());
     // p-retry arms its delay a few promise hops after reporting a failure.
-    const backoffArmed = async (fake: InstalledClock) => {
-      while (fake.countTimers() === 0) await new Promise((resolve) => setImmediate(resolve));
-    };
+    const backoffArmed = (fake: InstalledClock) =>
+      eventually(() => fake.countTimers() > 0, 'the backoff delay to be armed', { pollMs: 1 });
     const attemptsAt: number[] = [];
     loop.on('status', (event) => {
       if (event.type === 'connecting') attemptsAt.push(clock!.now);

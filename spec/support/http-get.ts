@@ -47,18 +47,3 @@ export async function getJson<T>(address: string, path: string): Promise<T> {
   if (reply.status !== 200) throw new Error(`GET ${path} on ${address}: ${reply.status} ${reply.body}`);
   return JSON.parse(reply.body) as T;
 }
-
-/** Re-reads until `check` passes (for state a server updates after a socket closes), up to `timeoutMs`. */
-export async function eventuallyJson<T>(
-  address: string,
-  path: string,
-  check: (value: T) => boolean,
-  timeoutMs = 3000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await getJson<T>(address, path);
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
