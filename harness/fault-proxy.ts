@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A TCP proxy between a client and a lookupd (embedded, real or scripted) with fault switches, for
+ * A TCP proxy between a client and a lookupd (embedded, real or fake) with fault switches, for
  * peer and loop tests. It listens on 127.0.0.1 port 0 and forwards both ways; it tracks the response
  * framing lookupd → client ([int32 size][body]) so that faults can strike at a frame boundary or
  * inside a frame.

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { portOf } from '../../harness/targets.js';
 import { checkBroadcastAddress, type Resolver } from '../../lib/diagnostics/broadcast-check.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { refusedAddress } from '../support/unreachable.js';
 
 /** Fake DNS: no query leaves the machine. */
 const resolver: Resolver = async (host) => {
@@ -100,10 +102,7 @@ describe('broadcast address check', () => {
   it('verifyReachable dials the advertised ports and reports the one that does not answer', async () => {
     const listening = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const closedPort = (closed.address() as net.AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const closedPort = portOf(await refusedAddress());
     try {
       const tcpPort = (listening.address() as net.AddressInfo).port;
       const warnings = await checkBroadcastAddress({
@@ -123,8 +122,8 @@ describe('broadcast address check', () => {
   });
 
   it('LookupLoop runs the check at start() and reports through a warning event', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
+    const lookupd = await FakeLookupd.start();
+    const address = lookupd.address;
     const loop = new LookupLoop({
       addresses: [address],
       identity: identity('container-3f2a'),
@@ -137,7 +136,7 @@ describe('broadcast address check', () => {
       assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
     } finally {
       await loop.close();
-      await lookupd.close();
+      await lookupd.stop();
     }
   });
 });

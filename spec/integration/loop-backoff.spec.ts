@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { LOOKUPD_TARGETS } from '../../harness/targets.js';
@@ -9,16 +8,8 @@ import { Registry } from '../../lib/registry/registry.js';
 import { mulberry32 } from '../../lib/util/random.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
+import { refusedAddress } from '../support/unreachable.js';
 import { eventually } from '../support/wait.js';
-
-/** A port nothing listens on: bind, read the port, close. */
-async function refusedAddress(): Promise<string> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
-  await new Promise((resolve) => probe.close(resolve));
-  return address;
-}
 
 /** Lets real I/O and promise chains run until `condition` holds, without moving the fake clock. */
 const until = (condition: () => boolean, what: string) => eventually(condition, what, { pollMs: 1 });

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
 import { nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop commands on the wire', () => {
   const cleanup = useCleanup();
 
   async function connected(registry: Registry) {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanup(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const loop = new LookupLoop({ addresses: [address], identity: IDENTITY, registry });
     cleanup(() => loop.close());
     return { lookupd, address, loop };
@@ -31,7 +31,7 @@ describe('LookupLoop commands on the wire', () => {
     registry.addChannel('t', 'c');
     registry.removeTopic('t');
     await loop.settled();
-    assert.deepEqual(lookupd.commands, [
+    assert.deepEqual(lookupd.lines(), [
       'IDENTIFY',
       'REGISTER t',
       'REGISTER t a',
@@ -61,7 +61,7 @@ describe('LookupLoop commands on the wire', () => {
     release();
     await up;
     await loop.settled();
-    assert.deepEqual(lookupd.commands, [
+    assert.deepEqual(lookupd.lines(), [
       'IDENTIFY',
       'REGISTER x c1',
       'REGISTER x c2',
@@ -85,7 +85,7 @@ describe('LookupLoop commands on the wire', () => {
     loop.start();
     // All 1000 REGISTERs reach lookupd while it has not answered the first one.
     await lookupd.waitFor('REGISTER t9 c999');
-    assert.equal(lookupd.commands.length, 1001);
+    assert.equal(lookupd.received.length, 1001);
     release();
     await up;
   });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import {
   expectedRegistrations,
   isListedProducer,
@@ -9,6 +8,7 @@ import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targ
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { mulberry32 } from '../../lib/util/random.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { eventually, nextEventFor } from '../support/wait.js';
@@ -161,38 +161,27 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('a silent lookupd does not delay registrations on a healthy one', async () => {
       const healthy = await startServer();
-      const silent = net.createServer(() => {
-        // Accepts and never answers: IDENTIFY stays owed until the read timeout.
+      // Accepts and never answers: IDENTIFY stays owed until the read timeout.
+      const silent = await FakeLookupd.start({ onConnection: (c) => c.mute() });
+      cleanup(() => silent.stop());
+      const silentAddress = silent.address;
+      const registry = new Registry();
+      const loop = newLoop({
+        addresses: [silentAddress, healthy.tcpAddress],
+        registry,
+        readTimeoutMs: 60_000,
       });
-      const sockets = new Set<net.Socket>();
-      silent.on('connection', (socket) => {
-        sockets.add(socket);
-        socket.on('error', () => {});
-      });
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      const silentAddress = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
-      try {
-        const registry = new Registry();
-        const loop = newLoop({
-          addresses: [silentAddress, healthy.tcpAddress],
-          registry,
-          readTimeoutMs: 60_000,
-        });
-        const connected = nextEventFor(loop, 'connect', healthy.tcpAddress);
-        loop.start();
-        await connected;
-        for (let i = 0; i < 20; i++) registry.addTopic(`new-${i}`);
-        await eventually(
-          async () => (await producerRegistrations(healthy.httpAddress, IDENTITY)).length === 20,
-          'the healthy lookupd lists all 20 topics',
-        );
-        // Still waiting for its IDENTIFY answer: the healthy peer never waited for it.
-        assert.equal(loop.stats().find((s) => s.address === silentAddress)?.state, 'connecting');
-        await assertConverged(healthy, registry);
-      } finally {
-        for (const socket of sockets) socket.destroy();
-        await new Promise((resolve) => silent.close(resolve));
-      }
+      const connected = nextEventFor(loop, 'connect', healthy.tcpAddress);
+      loop.start();
+      await connected;
+      for (let i = 0; i < 20; i++) registry.addTopic(`new-${i}`);
+      await eventually(
+        async () => (await producerRegistrations(healthy.httpAddress, IDENTITY)).length === 20,
+        'the healthy lookupd lists all 20 topics',
+      );
+      // Still waiting for its IDENTIFY answer: the healthy peer never waited for it.
+      assert.equal(loop.stats().find((s) => s.address === silentAddress)?.state, 'connecting');
+      await assertConverged(healthy, registry);
     });
   });
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { refusedAddress } from '../support/unreachable.js';
 import { eventually, nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
@@ -18,9 +18,9 @@ describe('LookupLoop timers (fake clock)', () => {
   const cleanup = useCleanup();
 
   it('PINGs each connected peer every pingIntervalMs, and not before', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanup(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     // Only the interval is faked: sockets and their timeouts run on real time.
     clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
     const registry = new Registry();
@@ -39,7 +39,7 @@ describe('LookupLoop timers (fake clock)', () => {
     // Commands on one connection arrive in order: had a PING gone out, it would precede this REGISTER.
     registry.addTopic('marker-1');
     await lookupd.waitFor('REGISTER marker-1');
-    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER marker-1']);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER marker-1']);
 
     const pinged = nextEventFor(loop, 'ping', address);
     clock.tick(1);
@@ -51,21 +51,11 @@ describe('LookupLoop timers (fake clock)', () => {
     clock.tick(15_000);
     registry.addTopic('marker-2');
     await lookupd.waitFor('REGISTER marker-2');
-    assert.deepEqual(lookupd.commands, [
-      'IDENTIFY',
-      'REGISTER marker-1',
-      'PING',
-      'PING',
-      'REGISTER marker-2',
-    ]);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER marker-1', 'PING', 'PING', 'REGISTER marker-2']);
   });
 
   it('reconnects with exponential backoff from initialDelayMs, capped at maxDelayMs', async () => {
-    // A port that refuses connections: bind, read the port, close.
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
-    await new Promise((resolve) => probe.close(resolve));
+    const address = await refusedAddress();
 
     clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
     const loop = new LookupLoop({
@@ -95,9 +85,9 @@ describe('LookupLoop timers (fake clock)', () => {
   });
 
   it('reconnects at once after a dropped connection, well before the next PING', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanup(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
     const registry = new Registry([{ topic: 't', channel: 'c' }]);
     const loop = new LookupLoop({
@@ -111,10 +101,10 @@ describe('LookupLoop timers (fake clock)', () => {
     loop.start();
     await connected;
     connected = nextEventFor(loop, 'connect', address);
-    lookupd.dropConnections();
+    await lookupd.dropConnections();
     // The ping interval never advances here: only the backoff (real time, tens of ms) brings it back.
     await connected;
-    assert.equal(lookupd.connections, 2);
-    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER t c', 'IDENTIFY', 'REGISTER t c']);
+    assert.equal(lookupd.connections.length, 2);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER t c', 'IDENTIFY', 'REGISTER t c']);
   });
 });

@@ -5,21 +5,20 @@ import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { parseExposition } from '../support/exposition.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { refusedAddress } from '../support/unreachable.js';
 import { nextEventFor } from '../support/wait.js';
 
 describe('Prometheus metrics', () => {
   const cleanup = useCleanup();
 
   it('exposes peers by state, PING round trips, commands and sync, in valid exposition text', async () => {
-    const up = new RecordingLookupd();
-    const upAddress = await up.listen();
-    cleanup(() => up.close());
-    const down = new RecordingLookupd();
-    const downAddress = await down.listen();
-    await down.close(); // a port that refuses
+    const up = await FakeLookupd.start();
+    cleanup(() => up.stop());
+    const upAddress = up.address;
+    const downAddress = await refusedAddress();
     const clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
     cleanup(() => clock.uninstall());
     const registry = new Registry([

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
+import { answer, FakeLookupd, type FakeLookupdOptions } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   openTcpHandles,
@@ -10,8 +11,7 @@ import {
   useCleanup,
 } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { answer, ScriptedServer, type ScriptedServerOptions } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 
 describe('LookupPeer: close()', () => {
   const cleanup = useCleanup();
@@ -25,8 +25,8 @@ describe('LookupPeer: close()', () => {
     cleanup(() => timers.restore());
   });
 
-  async function server(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start(options);
+  async function server(options: FakeLookupdOptions = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start(options);
     cleanup(() => s.stop());
     return s;
   }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { ConnectionError, InvalidArgumentError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { type ConnectHandle, LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { identifyJson } from '../../lib/protocol/index.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import { nsqdTrace } from '../support/fixtures.js';
 import {
   assertConnectionError,
@@ -14,15 +15,14 @@ import {
   useLeakChecks,
 } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
 import { commandLine, identifyCommand, MAGIC_BYTES } from '../support/wire-builder.js';
 
 describe('LookupPeer: connecting', () => {
   const cleanup = useCleanup();
   useLeakChecks(cleanup);
 
-  async function server(options: Parameters<typeof ScriptedServer.start>[0] = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start(options);
+  async function server(options: Parameters<typeof FakeLookupd.start>[0] = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start(options);
     cleanup(() => s.stop());
     return s;
   }
@@ -383,7 +383,7 @@ describe('LookupPeer: connecting', () => {
       ['not JSON', '{"tcp_port":'],
       ['a JSON array', '[1,2]'],
       ['JSON null', 'null'],
-      ['a JSON string', '"scripted-host"'],
+      ['a JSON string', '"fake-lookupd-host"'],
       ['a field of the wrong type', '{"tcp_port":"4160","version":"1.3.0"}'],
     ];
     // Read through a call: assert.equal(p.info, undefined) narrows p.info for the rest of a test.

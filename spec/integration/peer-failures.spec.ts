@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
+import { answer, type CommandHandler, FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   nextEvent,
@@ -13,8 +14,7 @@ import {
   useLeakChecks,
 } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { answer, type CommandHandler, ScriptedServer } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 import { frame, int32be, rawFrame } from '../support/wire-builder.js';
 
 interface FailureMode {
@@ -89,8 +89,8 @@ describe('LookupPeer: failures', () => {
   const cleanup = useCleanup();
   useLeakChecks(cleanup);
 
-  async function server(handlers: Record<string, CommandHandler> = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start({ handlers });
+  async function server(handlers: Record<string, CommandHandler> = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start({ handlers });
     cleanup(() => s.stop());
     return s;
   }
@@ -213,7 +213,7 @@ describe('LookupPeer: failures', () => {
     });
 
     it('drops the connection when lookupd talks before being asked', async () => {
-      const s = await ScriptedServer.start({ onConnection: (c) => c.write(frame('E_INVALID hello')) });
+      const s = await FakeLookupd.start({ onConnection: (c) => c.write(frame('E_INVALID hello')) });
       cleanup(() => s.stop());
       const p = peer(s.address, { onConnect: () => new Promise((resolve) => setTimeout(resolve, 50)) });
       const outcome = await settle(p.ping());

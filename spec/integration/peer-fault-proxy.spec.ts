@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   nextEvent,
@@ -13,7 +14,6 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
 import { commandLine, frame, int32be, MAGIC_BYTES } from '../support/wire-builder.js';
 
 /** A raw client through the proxy: writes `bytes`, collects what comes back until the socket ends. */
@@ -57,7 +57,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   useLeakChecks(cleanup);
 
   async function setup(peerOptions: LookupPeerOptions = {}) {
-    const target = await ScriptedServer.start();
+    const target = await FakeLookupd.start();
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
@@ -110,7 +110,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   });
 
   it('cut-mid-frame: sends whole frames, then half of the next one, then a FIN', async () => {
-    const target = await ScriptedServer.start({ handlers: { PING: answer.echo } });
+    const target = await FakeLookupd.start({ handlers: { PING: answer.echo } });
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
@@ -156,7 +156,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   });
 
   it('reset after N frames: the client has read them all, then gets an RST', async () => {
-    const target = await ScriptedServer.start();
+    const target = await FakeLookupd.start();
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
@@ -212,7 +212,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   it('setTarget: new connections go to the new target', async () => {
     const { target, proxy, peer } = await setup();
     await peer.ping();
-    const other = await ScriptedServer.start();
+    const other = await FakeLookupd.start();
     cleanup(() => other.stop());
     proxy.setTarget(other.address);
     await proxy.dropAll();
@@ -228,7 +228,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   it('stop(): closes every socket on both sides and the listener', async () => {
     await quiesce();
     const baseline = openTcpHandles();
-    const target = await ScriptedServer.start({ handlers: { PING: answer.silent } });
+    const target = await FakeLookupd.start({ handlers: { PING: answer.silent } });
     const proxy = await FaultProxy.start(target.address);
     await proxy.setFault({ type: 'delay', ms: 10_000 });
     const raw = rawExchange(proxy.address);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { encodeRegister, encodeRegistrations } from '../../lib/protocol/index.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup, useLeakChecks } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
 import { frame } from '../support/wire-builder.js';
 
 /** Counts socket.write calls made on client sockets connected to `port` while `fn` runs. */
@@ -32,7 +32,7 @@ describe('LookupPeer: pipelining', () => {
   const N = 10_000;
 
   it(`sends ${N} commands on one connection in a few writes and matches every answer in order`, async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     // The first REGISTER is answered only once every command has arrived: proof that the peer does
     // not wait for answers before writing the next command.
@@ -58,7 +58,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it(`keeps the order for ${N} commands issued while connected, answered in one burst`, async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -78,7 +78,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('matches answers that arrive one byte at a time', async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     s.handle('REGISTER', async (cmd, c) => {
       for (const byte of frame(`answer to ${cmd.args[0]}`)) {
@@ -96,7 +96,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('hands out copies: an answer stays intact after later data arrives', async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -106,7 +106,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('commandBatch: one write, each answer counted, resolves with the last, ordered with single commands', async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -133,7 +133,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it("commandBatch: an E_* answer inside the batch rejects it with lookupd's error", async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     s.handle('REGISTER', (cmd, c) => {
       if (cmd.args[0] === 'bad') c.reply("E_BAD_TOPIC REGISTER topic name 'bad' is not valid");

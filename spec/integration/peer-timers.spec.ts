@@ -4,6 +4,7 @@ import { ClientSockets } from '../../harness/client-sockets.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { encodeRegistrations } from '../../lib/protocol/encoder.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   type Outcome,
@@ -11,8 +12,7 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { ScriptedServer } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 import { frame, int32be } from '../support/wire-builder.js';
 
 /** Whether a promise has settled, after letting pending I/O callbacks and microtasks run. */
@@ -43,7 +43,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
   /** A server whose PING answers wait until the test releases them, one at a time, in order. */
   async function gatedServer() {
     const gates: (() => void)[] = [];
-    const s = await ScriptedServer.start({
+    const s = await FakeLookupd.start({
       handlers: {
         PING: (_, c) =>
           new Promise<void>((resolve) => {
@@ -96,7 +96,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
 
     /** A server that answers nothing by itself: the test writes every byte. */
     async function mutedServer() {
-      const s = await ScriptedServer.start({ handlers: { PING: () => {}, REGISTER: () => {} } });
+      const s = await FakeLookupd.start({ handlers: { PING: () => {}, REGISTER: () => {} } });
       cleanup(() => s.stop());
       return s;
     }
@@ -219,7 +219,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
   });
 
   it('close(): waits readTimeoutMs for lookupd to close its side, then destroys the socket', async () => {
-    const s = await ScriptedServer.start({ allowHalfOpen: true });
+    const s = await FakeLookupd.start({ allowHalfOpen: true });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address, { readTimeoutMs: 5000 });
     await p.ping();
