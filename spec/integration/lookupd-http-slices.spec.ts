@@ -5,7 +5,8 @@ import type { PeerInfo } from '../../lib/lookupd/registration-db.js';
 import { connectSocket } from '../support/connect.js';
 import { useCleanup } from '../support/harness.js';
 import { httpCall } from '../support/http-get.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { V1Client } from '../support/v1-client.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /**
  * Large HTTP answers of the embedded lookupd are rendered and written in slices, so that the TCP
@@ -36,7 +37,7 @@ describe('embedded lookupd: large HTTP answers are written in slices', function 
   ): Promise<{ client: V1Client; peer: PeerInfo }> {
     const client = await V1Client.open(lookupd.tcpAddress);
     cleanup(() => client.destroy());
-    await client.write(Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity(broadcast))]));
+    await client.write(Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity(broadcast))]));
     await client.texts(1);
     const peer = lookupd.db
       .findProducers('client', '', '')

@@ -4,8 +4,9 @@ import { NsqLookupError } from '../../lib/errors.js';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import { useCleanup } from '../support/harness.js';
 import { getJson, httpCall } from '../support/http-get.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { V1Client } from '../support/v1-client.js';
 import { eventually } from '../support/wait.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /** The embedded lookupd as a server: lifecycle, restarts, and its clock-driven rules with a fake clock. */
 
@@ -34,7 +35,7 @@ describe('embedded lookupd server', function () {
     cleanup(() => client.destroy());
     const commands = lines.split('\n').filter(Boolean).length;
     await client.write(
-      Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity(broadcast)), Buffer.from(lines)]),
+      Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity(broadcast)), Buffer.from(lines)]),
     );
     const frames = await client.texts(1 + commands);
     assert.equal(frames.length, 1 + commands, `answers to ${lines}`);

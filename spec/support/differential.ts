@@ -1,10 +1,10 @@
 import { request } from 'node:http';
-import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { startRealLookupd } from '../../harness/oracle.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import { V1Client } from './v1-client.js';
 
 /**
  * Runs one script of TCP writes and HTTP requests against a lookupd and returns a transcript that can
@@ -50,49 +50,6 @@ export async function startDiffServer(kind: 'embedded' | 'real'): Promise<DiffSe
   return server;
 }
 
-class Client {
-  frames: Buffer[] = [];
-  closed = false;
-  #pending: Buffer = Buffer.alloc(0);
-  #waiter: (() => void) | undefined;
-  constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#pending = Buffer.concat([this.#pending, chunk]);
-      while (this.#pending.length >= 4) {
-        const size = this.#pending.readInt32BE(0);
-        if (size < 0 || this.#pending.length < 4 + size) break;
-        this.frames.push(this.#pending.subarray(4, 4 + size));
-        this.#pending = this.#pending.subarray(4 + size);
-      }
-      this.#waiter?.();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = true;
-      this.#waiter?.();
-    });
-  }
-  async until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = setTimeout(() => this.#waiter?.(), 5000);
-    try {
-      const started = Date.now();
-      while (!condition()) {
-        if (Date.now() - started >= 5000) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => {
-          this.#waiter = resolve;
-        });
-      }
-    } finally {
-      clearTimeout(deadline);
-      this.#waiter = undefined;
-    }
-  }
-}
-
-async function openClient(address: string): Promise<Client> {
-  return new Client(await connectSocket(address));
-}
-
 function http(
   address: string,
   method: string,
@@ -131,7 +88,7 @@ function http(
 
 /** Runs `steps` and returns the normalized transcript, one line per observation. */
 export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Promise<string[]> {
-  const clients = new Map<string, Client>();
+  const clients = new Map<string, V1Client>();
   const lines: string[] = [];
   const tcpPort = server.tcpAddress.slice(server.tcpAddress.lastIndexOf(':') + 1);
   const httpPort = server.httpAddress.slice(server.httpAddress.lastIndexOf(':') + 1);
@@ -169,30 +126,30 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
       }
       let client = clients.get(step.conn);
       if (!client) {
-        client = await openClient(server.tcpAddress);
+        client = await V1Client.open(server.tcpAddress);
         clients.set(step.conn, client);
-        ports.set(String(client.socket.localPort), step.conn);
+        ports.set(String(client.localPort), step.conn);
       }
       const c = client;
       if ('write' in step) {
         const before = c.frames.length;
-        c.socket.write(typeof step.write === 'string' ? Buffer.from(step.write, 'latin1') : step.write);
+        void c.write(step.write);
         await c.until(() => c.frames.length >= before + step.frames || c.closed, `${step.frames} frame(s)`);
-        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.body.toString('latin1'))));
         lines.push(`${step.conn} write -> [${got.join(' | ')}]${c.closed ? ' closed' : ''}`);
       } else if ('end' in step) {
         const before = c.frames.length;
-        c.socket.end();
+        c.end();
         await c.until(() => c.closed, 'the server to close');
-        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.body.toString('latin1'))));
         lines.push(`${step.conn} end -> [${got.join(' | ')}] closed`);
       } else {
-        c.socket.destroy();
+        c.destroy();
         lines.push(`${step.conn} close`);
       }
     }
   } finally {
-    for (const c of clients.values()) c.socket.destroy();
+    for (const c of clients.values()) c.destroy();
   }
   return lines;
 }

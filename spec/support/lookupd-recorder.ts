@@ -13,7 +13,8 @@ import type {
   ServerExit,
   TcpExpect,
 } from './fixtures.js';
-import { type HttpResult, httpRequest, RECORDED_HEADERS, WireClient } from './scenario-io.js';
+import { type HttpResult, httpRequest, RECORDED_HEADERS } from './scenario-io.js';
+import { V1Client } from './v1-client.js';
 
 /**
  * Records the lookupd scenarios from a real nsqlookupd, in the format of
@@ -95,7 +96,7 @@ function portOf(address: string): number {
 }
 
 class Recording {
-  readonly conns = new Map<string, WireClient>();
+  readonly conns = new Map<string, V1Client>();
   /** Frames and closes already attributed to an earlier step, per connection. */
   readonly seen = new Map<string, { frames: number; closed: boolean }>();
   #quiet: (() => void) | undefined;
@@ -127,13 +128,13 @@ class Recording {
   }
 
   async connect(name: string): Promise<void> {
-    const client = await WireClient.connect(this.server.tcpAddress, () => 0);
+    const client = await V1Client.open(this.server.tcpAddress);
     client.onActivity = () => this.#arm();
     this.conns.set(name, client);
     this.seen.set(name, { frames: 0, closed: false });
   }
 
-  conn(name: string): WireClient {
+  conn(name: string): V1Client {
     const client = this.conns.get(name);
     if (!client) throw new Error(`connection ${name} was never opened`);
     return client;
@@ -373,7 +374,7 @@ async function recordStep(recording: Recording, step: FixtureStep): Promise<Fixt
       await recording.quiet();
       return { op: 'connect', conn: step.conn, expect: recording.tcpExpect(step.conn) };
     case 'write':
-      recording.conn(step.conn).write(segmentBytes(step.data));
+      void recording.conn(step.conn).write(segmentBytes(step.data));
       await recording.quiet();
       return { op: 'write', conn: step.conn, data: step.data, expect: recording.tcpExpect(step.conn) };
     case 'end':

@@ -15,13 +15,8 @@ import type {
   Segment,
   TcpExpect,
 } from './fixtures.js';
-import {
-  type HttpResult,
-  httpRequest,
-  RECORDED_HEADERS,
-  STEP_TIMEOUT_MS,
-  WireClient,
-} from './scenario-io.js';
+import { type HttpResult, httpRequest, RECORDED_HEADERS, STEP_TIMEOUT_MS } from './scenario-io.js';
+import { V1Client } from './v1-client.js';
 
 /**
  * Replays the nsqlookupd v1.3.0 recordings (spec/fixtures/lookupd-v1.3.0, format in its README)
@@ -277,7 +272,7 @@ function expandFrames(frames: FixtureFrame[] = []): FixtureFrame[] {
 }
 
 class ScenarioRun {
-  readonly conns = new Map<string, WireClient>();
+  readonly conns = new Map<string, V1Client>();
   readonly models = new Map<string, FramingModel>();
   /** Connections the embedded server closed where nsqlookupd would not have. */
   readonly refused = new Set<string>();
@@ -300,7 +295,7 @@ class ScenarioRun {
     })`;
   }
 
-  conn(name: string): WireClient {
+  conn(name: string): V1Client {
     const client = this.conns.get(name);
     if (!client) throw new Error(`${this.where()}: connection ${name} was never opened`);
     return client;
@@ -328,7 +323,7 @@ class ScenarioRun {
     switch (step.op) {
       case 'connect': {
         this.settling = false;
-        const client = await WireClient.connect(this.server.tcpAddress, () => this.step);
+        const client = await V1Client.open(this.server.tcpAddress, { step: () => this.step });
         this.conns.set(step.conn, client);
         this.models.set(step.conn, new FramingModel(DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_IDENTIFY_BODY_BYTES));
         await this.#checkTcp(step.conn, step.expect);
@@ -352,13 +347,13 @@ class ScenarioRun {
                 step.expect?.serverExit ? 'crashed' : 'waited'
               }`,
             );
-            this.conn(step.conn).write(bytes);
+            void this.conn(step.conn).write(bytes);
             await this.#checkTcp(step.conn, expect);
             this.refused.add(step.conn);
             return;
           }
         }
-        this.conn(step.conn).write(bytes);
+        void this.conn(step.conn).write(bytes);
         await this.#checkTcp(step.conn, expect);
         return;
       }
@@ -773,9 +768,9 @@ export function portOf(address: string): number {
 
 /** The server still answers a fresh PING and GET /ping. */
 export async function assertHealthy(server: { tcpAddress: string; httpAddress: string }): Promise<void> {
-  const client = await WireClient.connect(server.tcpAddress, () => 0);
+  const client = await V1Client.open(server.tcpAddress);
   try {
-    client.write(Buffer.from('  V1PING\n'));
+    void client.write(Buffer.from('  V1PING\n'));
     await client.until(() => client.frames.length >= 1 || client.closed, 'a PING answer');
     assert.equal(client.frames[0]?.body.toString(), 'OK', 'PING on a fresh connection');
   } finally {
