@@ -7,7 +7,7 @@ import {
   type HeartbeatOutage,
   type HeartbeatSample,
 } from '../../lib/tools/heartbeat.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { answer, FakeLookupd, startHttpPing } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
@@ -226,9 +226,7 @@ describe('Heartbeat (library)', () => {
     cleanup(() => server.stop());
     const clients = new ClientSockets();
     cleanup(async () => clients.uninstall());
-    const clock = new FakeClock();
-    cleanup(async () => clock.uninstall());
-    clock.install();
+    const clock = useFakeClock(cleanup);
     const hb = heartbeat({ tcpAddresses: [server.address], count: 3, timeoutMs: 1000 });
     const sampled: HeartbeatSample[] = [];
     hb.on('sample', (_t, s) => sampled.push(s));
@@ -242,7 +240,7 @@ describe('Heartbeat (library)', () => {
     };
     for (let probe = 1; probe <= 3; probe++) {
       // The first probe is due at once, a retry after at most intervalMs.
-      clock.advance(probe === 1 ? 1 : 1000);
+      clock.tick(probe === 1 ? 1 : 1000);
       await server.until(() => server.commands('PING').length === probe, `PING ${probe}`);
       const c = server.connections[probe - 1]!;
       const pingedAt = clock.now;
@@ -251,7 +249,7 @@ describe('Heartbeat (library)', () => {
         c.write(trickle.subarray(sent, sent + 1));
         sent++;
         await clients.received(c.socket, sent);
-        clock.advance(400);
+        clock.tick(400);
         await turn();
       }
       assert.equal(sampled.length, probe, `probe ${probe} ended while its answer was still trickling`);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { LOOKUPD_TARGETS } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { mulberry32 } from '../../lib/util/random.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { refusedAddress } from '../support/unreachable.js';
@@ -15,17 +15,11 @@ import { eventually } from '../support/wait.js';
 const until = (condition: () => boolean, what: string) => eventually(condition, what, { pollMs: 1 });
 
 describe('LookupLoop reconnect backoff (fake clock)', () => {
-  let clock: InstalledClock | undefined;
-  // Registered before the cleanup's hook, so it runs first: the loops close on real time.
-  afterEach(() => {
-    clock?.uninstall();
-    clock = undefined;
-  });
   const cleanup = useCleanup();
 
   it('with jitter, waits exactly the announced delay, each within [d/2, d] and never above maxDelayMs', async () => {
     const address = await refusedAddress();
-    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout', 'Date']);
     const loop = new LookupLoop({
       addresses: [address],
       identity: IDENTITY,
@@ -37,7 +31,7 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
     const attempts: number[] = [];
     const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
     loop.on('status', (event) => {
-      if (event.type === 'connecting') attempts.push(clock!.now);
+      if (event.type === 'connecting') attempts.push(clock.now);
       if (event.type === 'retry-scheduled') retries.push(event);
     });
     loop.start();
@@ -98,9 +92,13 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
       const proxy = await FaultProxy.start(lookupd.tcpAddress);
       cleanup(() => proxy.stop());
       await proxy.setFault({ type: 'close-after', afterFrames: 3 });
-      clock = FakeTimers.install({
-        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
-      });
+      const clock = useFakeClock(cleanup, [
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'Date',
+      ]);
       const loop = new LookupLoop({
         addresses: [proxy.address],
         identity: IDENTITY,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { type FakeClock, useFakeClock } from '../support/fake-clock.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
@@ -9,12 +9,6 @@ import { refusedAddress } from '../support/unreachable.js';
 import { eventually, nextEventFor } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
-  let clock: InstalledClock | undefined;
-  // Registered before the cleanup's hook, so it runs first: the loops close on real time.
-  afterEach(() => {
-    clock?.uninstall();
-    clock = undefined;
-  });
   const cleanup = useCleanup();
 
   it('PINGs each connected peer every pingIntervalMs, and not before', async () => {
@@ -22,7 +16,7 @@ describe('LookupLoop timers (fake clock)', () => {
     cleanup(() => lookupd.stop());
     const address = lookupd.address;
     // Only the interval is faked: sockets and their timeouts run on real time.
-    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    const clock = useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry();
     const loop = new LookupLoop({
       addresses: [address],
@@ -57,7 +51,7 @@ describe('LookupLoop timers (fake clock)', () => {
   it('reconnects with exponential backoff from initialDelayMs, capped at maxDelayMs', async () => {
     const address = await refusedAddress();
 
-    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+    const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout']);
     const loop = new LookupLoop({
       addresses: [address],
       identity: IDENTITY,
@@ -66,11 +60,11 @@ describe('LookupLoop timers (fake clock)', () => {
     });
     cleanup(() => loop.close());
     // p-retry arms its delay a few promise hops after reporting a failure.
-    const backoffArmed = (fake: InstalledClock) =>
+    const backoffArmed = (fake: FakeClock) =>
       eventually(() => fake.countTimers() > 0, 'the backoff delay to be armed', { pollMs: 1 });
     const attemptsAt: number[] = [];
     loop.on('status', (event) => {
-      if (event.type === 'connecting') attemptsAt.push(clock!.now);
+      if (event.type === 'connecting') attemptsAt.push(clock.now);
     });
     loop.start();
     while (attemptsAt.length < 5) {
@@ -88,7 +82,7 @@ describe('LookupLoop timers (fake clock)', () => {
     const lookupd = await FakeLookupd.start();
     cleanup(() => lookupd.stop());
     const address = lookupd.address;
-    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry([{ topic: 't', channel: 'c' }]);
     const loop = new LookupLoop({
       addresses: [address],

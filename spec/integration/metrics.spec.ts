@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import FakeTimers from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { parseExposition } from '../support/exposition.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
@@ -19,8 +19,7 @@ describe('Prometheus metrics', () => {
     cleanup(() => up.stop());
     const upAddress = up.address;
     const downAddress = await refusedAddress();
-    const clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
-    cleanup(() => clock.uninstall());
+    const clock = useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry([
       { topic: 't', channel: 'a' },
       { topic: 't', channel: 'b' },

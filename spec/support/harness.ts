@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { realTimers } from '../../harness/real-timers.js';
 import { ConnectionError, NsqLookupError } from '../../lib/errors.js';
 import type { LookupPeer, LookupPeerEvents } from '../../lib/peer/lookup-peer.js';
+import { LIB_DIR } from './leak-check.js';
 
 /** Registers one cleanup step; see {@link useCleanup}. */
 export interface Cleanup {
@@ -42,8 +43,6 @@ export function useCleanup(): Cleanup {
 export function openTcpHandles(): string[] {
   return process.getActiveResourcesInfo().filter((name) => /^TCP/.test(name));
 }
-
-const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
 
 /**
  * Tracks the timers that library code (lib/) creates with the global setTimeout, so a test can check
@@ -121,10 +120,10 @@ export function nextEvent<E extends keyof LookupPeerEvents & string>(
 ): Promise<LookupPeerEvents[E]> {
   const promise = new Promise<LookupPeerEvents[E]>((resolve, reject) => {
     const listener = (...args: LookupPeerEvents[E]) => {
-      clearTimeout(timer);
+      realTimers.clearTimeout(timer);
       resolve(args);
     };
-    const timer = setTimeout(() => {
+    const timer = realTimers.setTimeout(() => {
       peer.off(event, listener);
       reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
     }, timeoutMs);
@@ -138,8 +137,8 @@ export function nextEvent<E extends keyof LookupPeerEvents & string>(
 
 /** Lets the event loop run a full turn twice, so that handle closes already under way complete. */
 export async function quiesce(): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-  await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => realTimers.setTimeout(resolve, 0));
+  await new Promise((resolve) => realTimers.setImmediate(resolve));
 }
 
 /** Resolves once the peer's state is `state` (now or after a state event). */
