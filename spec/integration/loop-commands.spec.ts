@@ -4,7 +4,7 @@ import { Registry } from '../../lib/registry/registry.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { nextEventFor } from '../support/wait.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 describe('LookupLoop commands on the wire', () => {
   const cleanup = useCleanup();
@@ -21,7 +21,7 @@ describe('LookupLoop commands on the wire', () => {
   it('sends registry changes as nsqd does, a deleted topic as UNREGISTER t then UNREGISTER t c per channel', async () => {
     const registry = new Registry();
     const { lookupd, address, loop } = await connected(registry);
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await up;
     registry.addTopic('t');
@@ -53,7 +53,7 @@ describe('LookupLoop commands on the wire', () => {
     const { lookupd, address, loop } = await connected(registry);
     // lookupd sits on the burst's first answer while the broker changes its topics.
     const release = lookupd.hold('REGISTER x c1');
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await lookupd.waitFor('REGISTER bare');
     registry.removeTopic('x');
@@ -81,7 +81,7 @@ describe('LookupLoop commands on the wire', () => {
     for (let i = 0; i < 1000; i++) registry.addChannel(`t${i % 10}`, `c${i}`);
     const { lookupd, address, loop } = await connected(registry);
     const release = lookupd.hold('REGISTER t0 c0');
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     // All 1000 REGISTERs reach lookupd while it has not answered the first one.
     await lookupd.waitFor('REGISTER t9 c999');

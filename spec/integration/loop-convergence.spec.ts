@@ -11,7 +11,7 @@ import { mulberry32 } from '../../lib/util/random.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { eventually, nextEventFor } from '../support/wait.js';
+import { eventually, nextLoopEvent } from '../support/wait.js';
 
 function populate(registry: Registry, pairs: number): void {
   for (let i = 0; i < pairs; i++) registry.addChannel(`topic-${i % 17}`, `channel-${i}`);
@@ -47,7 +47,7 @@ for (const target of LOOKUPD_TARGETS) {
     }
 
     async function startAndConnect(loop: LookupLoop): Promise<void> {
-      const connected = loop.addresses.map((address) => nextEventFor(loop, 'connect', address));
+      const connected = loop.addresses.map((address) => nextLoopEvent(loop.events({ address }), 'connected'));
       loop.start();
       await Promise.all(connected);
       await loop.settled();
@@ -101,13 +101,13 @@ for (const target of LOOKUPD_TARGETS) {
       populate(registry, 200);
       const loop = newLoop({ addresses: [a.tcpAddress], registry });
       await startAndConnect(loop);
-      const disconnected = nextEventFor(loop, 'disconnect', a.tcpAddress);
+      const disconnected = nextLoopEvent(loop.events({ address: a.tcpAddress }), 'disconnected');
       await a.close();
       await disconnected;
       // Changes while it is down are not queued: the reconnect sends the registry as it is then.
       registry.removeTopic('topic-3');
       registry.addChannel('while-down', 'c');
-      const reconnected = nextEventFor(loop, 'connect', a.tcpAddress);
+      const reconnected = nextLoopEvent(loop.events({ address: a.tcpAddress }), 'connected');
       const restarted = await startServer({ tcpPort: portOf(a.tcpAddress), httpPort: portOf(a.httpAddress) });
       await reconnected;
       await loop.settled();
@@ -125,7 +125,7 @@ for (const target of LOOKUPD_TARGETS) {
       await startAndConnect(loop);
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
-      const connectedC = nextEventFor(loop, 'connect', c.tcpAddress);
+      const connectedC = nextLoopEvent(loop.events({ address: c.tcpAddress }), 'connected');
       const diff = await loop.setAddresses([b.tcpAddress, c.tcpAddress]);
       assert.deepEqual(diff, { added: [c.tcpAddress], removed: [a.tcpAddress] });
       await connectedC;
@@ -171,7 +171,7 @@ for (const target of LOOKUPD_TARGETS) {
         registry,
         readTimeoutMs: 60_000,
       });
-      const connected = nextEventFor(loop, 'connect', healthy.tcpAddress);
+      const connected = nextLoopEvent(loop.events({ address: healthy.tcpAddress }), 'connected');
       loop.start();
       await connected;
       for (let i = 0; i < 20; i++) registry.addTopic(`new-${i}`);

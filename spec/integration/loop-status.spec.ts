@@ -4,7 +4,7 @@ import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js'
 import { Registry } from '../../lib/registry/registry.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
-import { nextEventFor } from '../support/wait.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop status (${target.name})`, () => {
@@ -76,7 +76,7 @@ for (const target of LOOKUPD_TARGETS) {
       );
 
       // Back on the same port: reconnected, re-registered, in sync again, and the counters say so.
-      const again = nextEventFor(loop, 'connect', address);
+      const again = nextLoopEvent(loop.events({ address }), 'connected');
       server = await target.start({ tcpPort: portOf(address), httpPort: portOf(server.httpAddress) });
       await again;
       await loop.settled();
@@ -86,7 +86,7 @@ for (const target of LOOKUPD_TARGETS) {
       assert.equal(back?.connects, 2);
       // The failures are forgotten only once the new connection proves itself by answering a PING.
       assert.ok((back?.reconnectAttempts ?? 0) >= 1, JSON.stringify(back));
-      await nextEventFor(loop, 'ping', address);
+      await nextLoopEvent(loop.events({ address }), 'ping');
       assert.equal(loop.stats()[0]?.reconnectAttempts, 0);
       assert.equal(back?.nextRetryAt, null);
       assert.equal(back?.inSync, true);

@@ -6,7 +6,7 @@ import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { refusedAddress } from '../support/unreachable.js';
-import { eventually, nextEventFor } from '../support/wait.js';
+import { eventually, nextLoopEvent } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
   const cleanup = useCleanup();
@@ -25,7 +25,7 @@ describe('LookupLoop timers (fake clock)', () => {
       pingIntervalMs: 15000,
     });
     cleanup(() => loop.close());
-    const connected = nextEventFor(loop, 'connect', address);
+    const connected = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await connected;
 
@@ -35,10 +35,10 @@ describe('LookupLoop timers (fake clock)', () => {
     await lookupd.waitFor('REGISTER marker-1');
     assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER marker-1']);
 
-    const pinged = nextEventFor(loop, 'ping', address);
+    const pinged = nextLoopEvent(loop.events({ address }), 'ping');
     clock.tick(1);
     await lookupd.waitFor('PING');
-    const [, rttMs] = await pinged;
+    const { rttMs } = await pinged;
     assert.equal(typeof rttMs, 'number');
     assert.equal(loop.stats()[0]?.lastPingRttMs, rttMs);
 
@@ -91,10 +91,10 @@ describe('LookupLoop timers (fake clock)', () => {
       reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
     });
     cleanup(() => loop.close());
-    let connected = nextEventFor(loop, 'connect', address);
+    let connected = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await connected;
-    connected = nextEventFor(loop, 'connect', address);
+    connected = nextLoopEvent(loop.events({ address }), 'connected');
     await lookupd.dropConnections();
     // The ping interval never advances here: only the backoff (real time, tens of ms) brings it back.
     await connected;

@@ -9,7 +9,7 @@ import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
 import { IDENTITY } from '../support/identity.js';
 import { refusedAddress } from '../support/unreachable.js';
-import { nextEventFor } from '../support/wait.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 describe('Prometheus metrics', () => {
   const cleanup = useCleanup();
@@ -34,12 +34,12 @@ describe('Prometheus metrics', () => {
     cleanup(() => loop.close());
     const metrics = createLookupMetrics(loop);
     cleanup(() => metrics.dispose());
-    const connected = nextEventFor(loop, 'connect', upAddress);
+    const connected = nextLoopEvent(loop.events({ address: upAddress }), 'connected');
     loop.start();
     await connected;
     await loop.settled();
     for (let i = 0; i < 3; i++) {
-      const pinged = nextEventFor(loop, 'ping', upAddress);
+      const pinged = nextLoopEvent(loop.events({ address: upAddress }), 'ping');
       clock.tick(1000);
       await pinged;
     }

@@ -5,6 +5,7 @@ import { Registry } from '../../lib/registry/registry.js';
 import type { LookupdReport } from '../../lib/tools/lookupd-report.js';
 import { spawnCli } from '../support/cli.js';
 import { useCleanup } from '../support/harness.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`nsqd-lookup status (${target.name})`, () => {
@@ -35,12 +36,9 @@ for (const target of LOOKUPD_TARGETS) {
         checkBroadcastAddress: false,
       });
       cleanup(() => loop.close());
-      const ready = new Promise<void>((resolve) => {
-        let left = addresses.length;
-        loop.on('connect', () => --left === 0 && resolve());
-      });
+      const ready = addresses.map((address) => nextLoopEvent(loop.events({ address }), 'connected'));
       loop.start();
-      await ready;
+      await Promise.all(ready);
       await loop.settled();
       return loop;
     }

@@ -1,4 +1,6 @@
 import { realTimers } from '../../harness/real-timers.js';
+import type { EventStream } from '../../lib/loop/event-stream.js';
+import type { LoopEvent } from '../../lib/loop/types.js';
 
 export interface EventuallyOptions {
   /** Give up after this long (default 5000 ms). */
@@ -52,21 +54,26 @@ export async function eventually(
   }
 }
 
-/** Resolves with the arguments of the next `event` whose first argument is `first`. */
-export async function nextEventFor<T extends unknown[]>(
-  emitter: {
-    on(event: string, listener: (...args: T) => void): unknown;
-    off(event: string, listener: (...args: T) => void): unknown;
-  },
-  event: string,
-  first: unknown,
-): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (...args: T) => {
-      if (args[0] !== first) return;
-      emitter.off(event, listener);
-      resolve(args);
-    };
-    emitter.on(event, listener);
-  });
+/**
+ * Resolves with the next event of `type` that `events` yields, then stops the stream. Pass a stream
+ * created before the step that causes the event (`nextLoopEvent(loop.events({ address }),
+ * 'connected')`, then `loop.start()`): it listens from its creation, so nothing is missed. Rejects if
+ * the loop closes first; a spec that fails before awaiting it leaves no unhandled rejection behind.
+ */
+export function nextLoopEvent<T extends LoopEvent['type']>(
+  events: EventStream,
+  type: T,
+): Promise<Extract<LoopEvent, { type: T }>> {
+  const promise = (async () => {
+    try {
+      for await (const event of events) {
+        if (event.type === type) return event as Extract<LoopEvent, { type: T }>;
+      }
+      throw new Error(`the loop closed before a '${type}' event`);
+    } finally {
+      await events.return();
+    }
+  })();
+  promise.catch(() => {});
+  return promise;
 }
