@@ -9,9 +9,9 @@ import {
   type Lookupd,
   startLookupd,
 } from '../../lib/lookupd/index.js';
+import { FramingModel } from '../support/deliberate-differences.js';
 import { canonicalBody } from '../support/differential.js';
 import { httpCall } from '../support/http-get.js';
-import { FramingModel } from '../support/replay.js';
 import { V1Client } from '../support/v1-client.js';
 import { eventually } from '../support/wait.js';
 import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';

@@ -4,6 +4,7 @@ import { startRealLookupd } from '../../harness/oracle.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
 import { V1Client } from './v1-client.js';
 
 /**
@@ -169,7 +170,7 @@ export function canonicalBody(text: string): string {
   } catch {
     return JSON.stringify(text);
   }
-  const withoutTopology = text.replace(/,"topology_(?:zone|region)":"(?:[^"\\]|\\.)*"/g, '');
+  const withoutTopology = dropTopologyFromRaw(text);
   const literals = (withoutTopology.match(/"(?:[^"\\]|\\.)*"/g) ?? []).sort();
   return `${showExact(canonical(value))} literals: ${literals.join(' ')}`;
 }
@@ -183,7 +184,7 @@ function canonical(value: ExactJson): ExactJson {
   }
   if (value instanceof ExactObject) {
     let entries = value.entries
-      .filter(([k]) => k !== 'topology_zone' && k !== 'topology_region')
+      .filter(([k]) => !TOPOLOGY_KEYS.has(k))
       .map(([k, v]): [string, ExactJson] => [
         k,
         k === 'last_update' || k === 'tombstoned_at' ? timeOf(v) : canonical(v),
@@ -202,7 +203,7 @@ function canonical(value: ExactJson): ExactJson {
 }
 
 function timeOf(v: ExactJson): ExactJson {
-  if (v === -6795364578871345152n) return '<zero time>';
+  if (v === GO_ZERO_TIME_UNIX_NANO) return '<zero time>';
   return typeof v === 'bigint' ? '<ns>' : v;
 }
 

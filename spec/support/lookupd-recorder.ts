@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
 import { startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { type ExactJson, ExactObject, parseExactJson } from './exact-json.js';
 import type {
   FixtureFile,
@@ -9,11 +10,11 @@ import type {
   FixtureScenario,
   FixtureStep,
   HttpExpect,
-  Segment,
   ServerExit,
   TcpExpect,
 } from './fixtures.js';
-import { type HttpResult, httpRequest, RECORDED_HEADERS } from './scenario-io.js';
+import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
+import { type HttpResult, httpRequest, RECORDED_HEADERS, segmentBytes } from './scenario-io.js';
 import { V1Client } from './v1-client.js';
 
 /**
@@ -29,8 +30,6 @@ import { V1Client } from './v1-client.js';
 
 /** The silence that ends a step's frames, as the recordings define it. */
 export const QUIET_MS = 150;
-
-const GO_ZERO_TIME_UNIX_NANO = -6795364578871345152n;
 
 /** Arrays nsqlookupd emits in Go map order, per path of a 200 answer (the `unordered` notes). */
 const UNORDERED: Record<string, string[]> = {
@@ -77,22 +76,6 @@ export async function startRecordedServer(version: string): Promise<RecordedServ
     exited,
     close: () => real.close(),
   };
-}
-
-function segmentBytes(data: Segment[]): Buffer {
-  return Buffer.concat(
-    data.map((segment) => {
-      if ('text' in segment) return Buffer.from(segment.text, 'utf8');
-      if ('hex' in segment) return Buffer.from(segment.hex, 'hex');
-      const b = Buffer.alloc(4);
-      b.writeInt32BE(segment.int32be);
-      return b;
-    }),
-  );
-}
-
-function portOf(address: string): number {
-  return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
 class Recording {
@@ -436,8 +419,6 @@ export async function recordFile(
   };
 }
 
-const TOPOLOGY_KEYS = new Set(['topology_zone', 'topology_region']);
-
 /**
  * A scenario reduced to what a re-recording must reproduce. What may differ between the committed
  * recordings and a fresh one (spec/fixtures/lookupd-v1.3.0/README.md lists it):
@@ -485,10 +466,7 @@ export function comparableScenario(scenario: FixtureScenario, options: { topolog
         path: step.path,
         status,
         headers,
-        body:
-          body === undefined || options.topology
-            ? body
-            : body.replace(/,"topology_(?:zone|region)":"(?:[^"\\]|\\.)*"/g, ''),
+        body: body === undefined || options.topology ? body : dropTopologyFromRaw(body),
         json: comparableJson,
         unordered,
       };

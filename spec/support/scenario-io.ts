@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { Segment } from './fixtures.js';
 
 /**
  * How a recorded scenario talks to a lookupd over HTTP, shared by the replayer and the recorder: a raw
@@ -48,6 +49,19 @@ export function httpRequest(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** The bytes of a recorded write. */
+export function segmentBytes(data: Segment[]): Buffer {
+  return Buffer.concat(
+    data.map((segment) => {
+      if ('text' in segment) return Buffer.from(segment.text, 'utf8');
+      if ('hex' in segment) return Buffer.from(segment.hex, 'hex');
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(segment.int32be, 0);
+      return b;
+    }),
+  );
 }
 
 /** The response headers the recordings keep. */
