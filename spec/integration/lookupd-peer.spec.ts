@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { hostname as osHostname } from 'node:os';
 import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
@@ -68,8 +69,6 @@ interface LookupReply {
 interface NodesReply {
   producers: { broadcast_address: string; topics: string[]; tombstones: boolean[] }[];
 }
-
-const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 
 for (const target of TARGETS) {
   describe(`LookupPeer against the ${target.name}`, function () {

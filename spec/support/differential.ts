@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
@@ -91,8 +92,8 @@ function http(
 export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Promise<string[]> {
   const clients = new Map<string, V1Client>();
   const lines: string[] = [];
-  const tcpPort = server.tcpAddress.slice(server.tcpAddress.lastIndexOf(':') + 1);
-  const httpPort = server.httpAddress.slice(server.httpAddress.lastIndexOf(':') + 1);
+  const tcpPort = portOf(server.tcpAddress);
+  const httpPort = portOf(server.httpAddress);
   const ports = new Map<string, string>();
   const normalize = (text: string) => {
     let out = text;
