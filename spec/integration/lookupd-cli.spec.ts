@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { normalizeGoFlags, parseLookupdFlags } from '../../lib/cli/lookupd.js';
 import { cliBin } from '../support/cli.js';
-import { httpCall } from '../support/http-get.js';
+import { httpCall } from '../support/http.js';
 import { V1Client } from '../support/v1-client.js';
 import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 

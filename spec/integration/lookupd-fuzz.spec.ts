@@ -11,7 +11,7 @@ import {
 } from '../../lib/lookupd/index.js';
 import { FramingModel } from '../support/deliberate-differences.js';
 import { canonicalBody } from '../support/differential.js';
-import { httpCall } from '../support/http-get.js';
+import { httpCall } from '../support/http.js';
 import { V1Client } from '../support/v1-client.js';
 import { eventually } from '../support/wait.js';
 import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';

@@ -4,7 +4,7 @@ import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import type { PeerInfo } from '../../lib/lookupd/registration-db.js';
 import { connectSocket } from '../support/connect.js';
 import { useCleanup } from '../support/harness.js';
-import { httpCall } from '../support/http-get.js';
+import { httpCall } from '../support/http.js';
 import { V1Client } from '../support/v1-client.js';
 import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 

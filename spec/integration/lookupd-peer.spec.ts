@@ -6,7 +6,7 @@ import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { useCleanup } from '../support/harness.js';
-import { getJson } from '../support/http-get.js';
+import { getJson } from '../support/http.js';
 import { eventually } from '../support/wait.js';
 
 /** LookupPeer (the nsqd side) against the embedded lookupd, and against the real one when available. */

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { NsqLookupError } from '../../lib/errors.js';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import { useCleanup } from '../support/harness.js';
-import { getJson, httpCall } from '../support/http-get.js';
+import { getJson, httpCall } from '../support/http.js';
 import { V1Client } from '../support/v1-client.js';
 import { eventually } from '../support/wait.js';
 import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';

@@ -1,10 +1,10 @@
-import { request } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { startRealLookupd } from '../../harness/oracle.js';
 import { portOf } from '../../harness/targets.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import { httpRequest } from './http.js';
 import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
 import { V1Client } from './v1-client.js';
 
@@ -52,40 +52,16 @@ export async function startDiffServer(kind: 'embedded' | 'real'): Promise<DiffSe
   return server;
 }
 
-function http(
+/** One request, the body as latin1 text (each byte one character, as the transcript shows it). */
+async function http(
   address: string,
   method: string,
   path: string,
-  body?: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const at = address.lastIndexOf(':');
-  const payload = Buffer.from(body ?? '', 'utf8');
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: address.slice(0, at),
-        port: Number(address.slice(at + 1)),
-        method,
-        path,
-        agent: false,
-        headers: { ...headers, 'content-length': String(payload.length) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('latin1'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | undefined>; body: string }> {
+  const result = await httpRequest(address, method, path, headers, body);
+  return { ...result, body: result.body.toString('latin1') };
 }
 
 /** Runs `steps` and returns the normalized transcript, one line per observation. */
@@ -105,10 +81,10 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
   try {
     for (const step of steps) {
       if ('http' in step) {
-        let result = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+        let result = await http(server.httpAddress, step.http, step.path, step.headers, step.body);
         // A close the client made may not be seen yet by the server; wait for the registry to settle.
         for (let i = 0; i < 20 && steps.some((s) => 'close' in s); i++) {
-          const again = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+          const again = await http(server.httpAddress, step.http, step.path, step.headers, step.body);
           if (again.body === result.body && again.status === result.status) break;
           result = again;
         }

@@ -13,8 +13,9 @@ import type {
   ServerExit,
   TcpExpect,
 } from './fixtures.js';
+import { type HttpResult, httpRequest } from './http.js';
 import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
-import { type HttpResult, httpRequest, RECORDED_HEADERS, segmentBytes } from './scenario-io.js';
+import { RECORDED_HEADERS, segmentBytes } from './scenario-io.js';
 import { V1Client } from './v1-client.js';
 
 /**

@@ -4,15 +4,10 @@ import { DEFAULT_MAX_IDENTIFY_BODY_BYTES, DEFAULT_MAX_LINE_BYTES } from '../../l
 import { FramingModel } from './deliberate-differences.js';
 import { type ExactJson, parseExactJson } from './exact-json.js';
 import type { FixtureFrame, FixtureScenario, FixtureStep, HttpExpect, TcpExpect } from './fixtures.js';
+import { type HttpResult, httpRequest } from './http.js';
 import { dropTopologyFromRaw, goJson, matchRecordedJson, type PlaceholderValues } from './recorded-json.js';
 import type { ReplayServer, ReplayTarget } from './replay-targets.js';
-import {
-  type HttpResult,
-  httpRequest,
-  RECORDED_HEADERS,
-  STEP_TIMEOUT_MS,
-  segmentBytes,
-} from './scenario-io.js';
+import { RECORDED_HEADERS, STEP_TIMEOUT_MS, segmentBytes } from './scenario-io.js';
 import { V1Client } from './v1-client.js';
 import { eventually } from './wait.js';
 
