@@ -5,6 +5,7 @@ import { checkBroadcastAddress, type Resolver } from '../../lib/diagnostics/broa
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
 import { refusedAddress } from '../support/unreachable.js';
 
 /** Fake DNS: no query leaves the machine. */
@@ -29,6 +30,8 @@ const identity = (broadcastAddress: string, tcpPort = 4150, httpPort = 4151) => 
 });
 
 describe('broadcast address check', () => {
+  const cleanup = useCleanup();
+
   it('warns for localhost when a lookupd is on another host, and names the flag to set', async () => {
     const warnings = await checkBroadcastAddress({
       identity: identity('localhost'),
@@ -102,41 +105,34 @@ describe('broadcast address check', () => {
   it('verifyReachable dials the advertised ports and reports the one that does not answer', async () => {
     const listening = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    cleanup(() => new Promise((resolve) => listening.close(resolve)));
     const closedPort = portOf(await refusedAddress());
-    try {
-      const tcpPort = (listening.address() as net.AddressInfo).port;
-      const warnings = await checkBroadcastAddress({
-        identity: identity('127.0.0.1', tcpPort, closedPort),
-        lookupdAddresses: ['127.0.0.1:4160'],
-        verifyReachable: true,
-        resolve: resolver,
-      });
-      assert.deepEqual(
-        warnings.map((w) => w.code),
-        ['BROADCAST_HTTP_UNREACHABLE'],
-      );
-      assert.match(warnings[0]!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
-    } finally {
-      await new Promise((resolve) => listening.close(resolve));
-    }
+    const tcpPort = (listening.address() as net.AddressInfo).port;
+    const warnings = await checkBroadcastAddress({
+      identity: identity('127.0.0.1', tcpPort, closedPort),
+      lookupdAddresses: ['127.0.0.1:4160'],
+      verifyReachable: true,
+      resolve: resolver,
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['BROADCAST_HTTP_UNREACHABLE'],
+    );
+    assert.match(warnings[0]!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
   });
 
   it('LookupLoop runs the check at start() and reports through a warning event', async () => {
     const lookupd = await FakeLookupd.start();
-    const address = lookupd.address;
+    cleanup(() => lookupd.stop());
     const loop = new LookupLoop({
-      addresses: [address],
+      addresses: [lookupd.address],
       identity: identity('container-3f2a'),
       registry: new Registry(),
       resolve: resolver,
     });
-    try {
-      const warned = new Promise((resolve) => loop.once('warning', resolve));
-      loop.start();
-      assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
-    } finally {
-      await loop.close();
-      await lookupd.stop();
-    }
+    cleanup(() => loop.close());
+    const warned = new Promise((resolve) => loop.once('warning', resolve));
+    loop.start();
+    assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
   });
 });
