@@ -9,6 +9,7 @@ import {
   SnapshotFileError,
   type TopologySnapshot,
 } from '../../lib/tools/snapshot.js';
+import { useCleanup } from '../support/harness.js';
 
 function snapshot(): TopologySnapshot {
   return {
@@ -132,12 +133,11 @@ describe('snapshot files', () => {
   });
 
   describe('a producer IDENTIFY could not announce', () => {
+    const cleanup = useCleanup();
     let dir: string;
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-snapshot-'));
-    });
-    afterEach(async () => {
-      await rm(dir, { recursive: true, force: true });
+      cleanup(() => rm(dir, { recursive: true, force: true }));
     });
 
     /** A good producer, then one with `field` set to `value`: the file is refused whole. */
