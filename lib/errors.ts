@@ -1,12 +1,42 @@
+/** Every code this package's errors carry, apart from lookupd's own `E_*` codes. */
+export type NsqErrorCode =
+  | 'NSQ_ERR_CLOSED'
+  | 'NSQ_ERR_CONNECT'
+  | 'NSQ_ERR_CONNECT_CALLBACK'
+  | 'NSQ_ERR_CONNECT_TIMEOUT'
+  | 'NSQ_ERR_CONNECTION_CLOSED'
+  | 'NSQ_ERR_CONNECTION_RESET'
+  | 'NSQ_ERR_HTTP_CHECK'
+  | 'NSQ_ERR_HTTP_STATUS'
+  | 'NSQ_ERR_INVALID_ARGUMENT'
+  | 'NSQ_ERR_INVALID_CHANNEL'
+  | 'NSQ_ERR_INVALID_TOPIC'
+  | 'NSQ_ERR_LISTEN'
+  | 'NSQ_ERR_LOOKUPD_HTTP'
+  | 'NSQ_ERR_LOOKUPD_HTTP_BODY_TOO_LARGE'
+  | 'NSQ_ERR_PEER_CLOSED'
+  | 'NSQ_ERR_PROTOCOL'
+  | 'NSQ_ERR_READ_TIMEOUT'
+  | 'NSQ_ERR_REGISTRY_FILE'
+  | 'NSQ_ERR_SNAPSHOT_FILE'
+  | 'NSQ_ERR_THROWN_VALUE'
+  | 'NSQ_ERR_TIMEOUT';
+
+/** lookupd's own error codes, as it sends them (`E_BAD_TOPIC`, `E_INVALID`, ...). */
+export type LookupdErrorCode = `E_${string}`;
+
+/** What {@link NsqLookupError.code} can be. */
+export type ErrorCode = NsqErrorCode | LookupdErrorCode;
+
 /**
  * Every error this package creates is an {@link NsqLookupError} with a stable string `code`; branch on
  * `code`, never on the message text.
  */
 export class NsqLookupError extends Error {
   /** Stable identifier, e.g. `NSQ_ERR_CONNECT_TIMEOUT`, or lookupd's own `E_*` code for {@link LookupdError}. */
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -48,7 +78,7 @@ export class LookupdError extends NsqLookupError {
   /** The text after the code, e.g. `REGISTER topic name '' is not valid`; may be empty. */
   readonly description: string;
 
-  constructor(code: string, description: string, options?: { cause?: unknown; address?: string }) {
+  constructor(code: LookupdErrorCode, description: string, options?: { cause?: unknown; address?: string }) {
     const where = options?.address ? `lookupd ${options.address} answered ` : '';
     super(code, `${where}${description ? `${code} ${description}` : code}`, options);
     this.description = description;
@@ -59,7 +89,11 @@ export class LookupdError extends NsqLookupError {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     const match = /^(E_[A-Z0-9_]+)(?: ([\s\S]*))?$/.exec(text);
     if (!match) return null;
-    return new LookupdError(match[1]!, match[2] ?? '', address === undefined ? undefined : { address });
+    return new LookupdError(
+      match[1] as LookupdErrorCode,
+      match[2] ?? '',
+      address === undefined ? undefined : { address },
+    );
   }
 }
 
@@ -67,6 +101,42 @@ export class LookupdError extends NsqLookupError {
 export class ClosedError extends NsqLookupError {
   constructor(message: string) {
     super('NSQ_ERR_CLOSED', message);
+  }
+}
+
+/** A wait that ran past its deadline, such as the demo waiting for a broker to (re)connect. */
+export class TimeoutError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_TIMEOUT';
+
+  constructor(
+    message: string,
+    /** The deadline that passed, in ms. */
+    readonly timeoutMs: number,
+  ) {
+    super('NSQ_ERR_TIMEOUT', message);
+  }
+}
+
+/**
+ * Something that is not an `Error` was thrown (`throw 'text'`, say): wrapped so that whoever reports it
+ * gets a code, a message and a stack. The thrown value is the `cause`.
+ */
+export class ThrownValueError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_THROWN_VALUE';
+
+  constructor(value: unknown) {
+    let text: string;
+    try {
+      text = String(value);
+    } catch {
+      text = `a ${typeof value} that cannot be shown`; // Object.create(null) has no toString
+    }
+    super('NSQ_ERR_THROWN_VALUE', `a non-Error value was thrown: ${text}`, { cause: value });
+  }
+
+  /** `error` itself when it is an Error, else wrapped. */
+  static wrap(error: unknown): Error {
+    return error instanceof Error ? error : new ThrownValueError(error);
   }
 }
 
@@ -107,6 +177,25 @@ export class LookupdHttpBodyTooLargeError extends LookupdHttpError {
   }
 }
 
+/** The code of {@link HttpStatusError}. */
+export type HttpStatusErrorCode = 'NSQ_ERR_HTTP_STATUS';
+
+/**
+ * A request the embedded lookupd's HTTP API refuses: the status it answers and nsq's message for it
+ * (`MISSING_ARG_TOPIC`, `TOPIC_NOT_FOUND`...), which goes out as `{"message":"..."}`. Internal to the
+ * server: thrown by an endpoint, caught by its router, never handed to a caller.
+ */
+export class HttpStatusError extends NsqLookupError {
+  declare readonly code: HttpStatusErrorCode;
+
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super('NSQ_ERR_HTTP_STATUS', message);
+  }
+}
+
 /** Failures of one connection to a lookupd. `code` says which. */
 export type ConnectionErrorCode =
   | 'NSQ_ERR_CONNECT'
@@ -126,5 +215,46 @@ export class ConnectionError extends NsqLookupError {
     options?: { cause?: unknown },
   ) {
     super(code, `lookupd ${address}: ${message}`, options);
+  }
+}
+
+/** Raised by {@link Registry.load} for a file that is not a valid registry snapshot. */
+export class RegistryFileError extends NsqLookupError {
+  constructor(
+    /** The file that could not be loaded (`<buffer>` for {@link Registry.decode} without a path). */
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('NSQ_ERR_REGISTRY_FILE', `registry file ${path}: ${message}`, options);
+  }
+}
+
+/**
+ * A snapshot that cannot be read or is not valid: code `NSQ_ERR_SNAPSHOT_FILE`; the message says what
+ * is wrong and where.
+ */
+export class SnapshotFileError extends NsqLookupError {
+  constructor(
+    /** The file (`<buffer>` for {@link decodeSnapshot} without a path). */
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('NSQ_ERR_SNAPSHOT_FILE', `snapshot ${path}: ${message}`, options);
+  }
+}
+
+/** Failures of an HTTP `/ping` check that reached the server. */
+export class HttpCheckError extends NsqLookupError {
+  constructor(
+    readonly address: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(
+      'NSQ_ERR_HTTP_CHECK',
+      `lookupd http ${address}: GET /ping answered ${status} ${JSON.stringify(body.slice(0, 100))}, expected 200 "OK"`,
+    );
   }
 }

@@ -19,6 +19,7 @@ export {
   LookupdError,
   NsqLookupError,
   ProtocolError,
+  RegistryFileError,
 } from './errors.js';
 export type { BackoffOptions } from './loop/backoff.js';
 export {
@@ -50,7 +51,6 @@ export {
   Registry,
   type RegistryChange,
   type RegistryEvents,
-  RegistryFileError,
 } from './registry/registry.js';
 export { type HostPort, joinHostPort, splitHostPort } from './util/address.js';
 export type { LogFn } from './util/debug.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
-import type { LookupLoop } from './loop/lookup-loop.js';
+import type { LookupLoop, PeerStats } from './loop/lookup-loop.js';
 import type { PeerState } from './peer/lookup-peer.js';
 
 export interface LookupMetricsOptions {
@@ -18,7 +18,10 @@ export interface LookupMetrics {
   metrics(): Promise<string>;
   /** A `node:http` handler serving {@link metrics} with the right content type. */
   handler(request: IncomingMessage, response: ServerResponse): void;
-  /** Stops listening to the loop and unregisters the metrics. */
+  /**
+   * Stops listening to the loop and unregisters the metrics registered here, and only those: other
+   * metrics on a registry passed in as {@link LookupMetricsOptions.registry} stay.
+   */
   dispose(): void;
 }
 
@@ -33,48 +36,60 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
   const registry = options.registry ?? new MetricsRegistry();
   const prefix = options.prefix ?? 'nsqd_lookup_';
   const registers = [registry];
+  // The registry may be the application's: dispose() removes the names given out here, never clear()s it.
+  const names: string[] = [];
+  const named = (suffix: string): string => {
+    const name = `${prefix}${suffix}`;
+    names.push(name);
+    return name;
+  };
+  // One stats() snapshot per scrape, not one per metric: prom-client's registry.metrics() calls every
+  // collect() in one synchronous pass, so the first takes the snapshot, the others of that pass reuse
+  // it, and a microtask drops it before any later scrape can start.
+  let scrape: PeerStats[] | undefined;
+  const peers = (): PeerStats[] => {
+    if (scrape === undefined) {
+      scrape = loop.stats();
+      queueMicrotask(() => {
+        scrape = undefined;
+      });
+    }
+    return scrape;
+  };
 
   new Gauge({
-    name: `${prefix}peers`,
+    name: named('peers'),
     help: 'lookupd peers by connection state',
     labelNames: ['state'],
     registers,
     collect() {
       this.reset();
       const counts = new Map(STATES.map((state) => [state, 0]));
-      for (const peer of loop.stats()) counts.set(peer.state, (counts.get(peer.state) ?? 0) + 1);
+      for (const peer of peers()) counts.set(peer.state, (counts.get(peer.state) ?? 0) + 1);
       for (const [state, count] of counts) this.set({ state }, count);
     },
   });
-  const perPeer = (
-    name: string,
-    help: string,
-    value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
-  ) =>
+  const perPeer = (name: string, help: string, value: (peer: PeerStats) => number) =>
     new Gauge({
-      name: `${prefix}${name}`,
+      name: named(name),
       help,
       labelNames: ['address'],
       registers,
       collect() {
         this.reset();
-        for (const peer of loop.stats()) this.set({ address: peer.address }, value(peer));
+        for (const peer of peers()) this.set({ address: peer.address }, value(peer));
       },
     });
-  const perPeerTotal = (
-    name: string,
-    help: string,
-    value: (peer: ReturnType<LookupLoop['stats']>[number]) => number,
-  ) =>
+  const perPeerTotal = (name: string, help: string, value: (peer: PeerStats) => number) =>
     new Counter({
-      name: `${prefix}${name}`,
+      name: named(name),
       help,
       labelNames: ['address'],
       registers,
       collect() {
         // The loop keeps the running totals; a scrape copies them.
         this.reset();
-        for (const peer of loop.stats()) this.inc({ address: peer.address }, value(peer));
+        for (const peer of peers()) this.inc({ address: peer.address }, value(peer));
       },
     });
   perPeerTotal('reconnects_total', 'connections to this lookupd after the first', (p) =>
@@ -96,7 +111,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     p.inSync ? 1 : 0,
   );
   const rtt = new Histogram({
-    name: `${prefix}ping_rtt_seconds`,
+    name: named('ping_rtt_seconds'),
     help: 'PING round trip to lookupd',
     labelNames: ['address'],
     buckets: options.pingBuckets ?? [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
@@ -127,7 +142,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     dispose() {
       loop.off('ping', onPing);
       loop.off('status', onStatus);
-      registry.clear();
+      for (const name of names) registry.removeSingleMetric(name);
     },
   };
 }

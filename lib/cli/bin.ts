@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 import { COMMANDS } from './commands.js';
+import { EXIT } from './exit-codes.js';
 import { helpText, packageVersion } from './help.js';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(helpText('main'));
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(`nsqd-lookup v${packageVersion()}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
     process.stderr.write(`nsqd-lookup: unknown command ${JSON.stringify(name)}; see nsqd-lookup --help\n`);
-    return 2;
+    return EXIT.usage;
   }
   const run = await command.load();
   return run(rest);
@@ -27,6 +28,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`nsqd-lookup: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.failed;
   },
 );

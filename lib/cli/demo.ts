@@ -1,10 +1,12 @@
+import { TimeoutError } from '../errors.js';
 import { LookupdHttpClient } from '../http/lookupd-http-client.js';
 import { type Lookupd, startLookupd } from '../lookupd/index.js';
 import { LookupLoop, type LoopEvent } from '../loop/lookup-loop.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import { Registry } from '../registry/registry.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
+import { EXIT } from './exit-codes.js';
 import { addressList, integerFlag, parseFlags, runCommand } from './flags.js';
 
 const BROKER: IdentifyInfo = {
@@ -24,7 +26,7 @@ const main: CommandMain = (argv) =>
       'ping-interval': { type: 'string' },
       heartbeats: { type: 'string' },
     });
-    if (!parsed) return 0;
+    if (!parsed) return EXIT.ok;
     const { values } = parsed;
     return runDemo({
       tcpAddresses: addressList(values['lookupd-tcp-address'], 'lookupd-tcp-address'),
@@ -185,10 +187,10 @@ async function runDemo(options: DemoOptions): Promise<number> {
     say(
       'Done. Next: `nsqd-lookup --help`, and the examples/ folder (a broker, fake producers, a heartbeat probe).',
     );
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     process.stderr.write(`nsqd-lookup demo: ${(error as Error).message}\n`);
-    return 1;
+    return EXIT.failed;
   } finally {
     await loop?.close();
     await embedded?.close();
@@ -230,7 +232,7 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: s
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+        timer = setTimeout(() => reject(new TimeoutError(message, timeoutMs)), timeoutMs);
       }),
     ]);
   } finally {

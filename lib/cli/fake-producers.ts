@@ -1,18 +1,16 @@
 import { FakeProducerFleet, type FakeProducersOptions, type FleetStatus } from '../tools/fake-producers.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
+import { EXIT } from './exit-codes.js';
 import {
   addressList,
   integerFlag,
   numberFlag,
   parseFlags,
   runCommand,
-  UsageError,
   untilSignalOrTimeout,
 } from './flags.js';
-
-const EXIT_OK = 0;
-const EXIT_NOT_IN_SYNC = 1;
+import { UsageError } from './usage.js';
 
 const main: CommandMain = (argv) =>
   runCommand('fake-producers', async () => {
@@ -36,7 +34,7 @@ const main: CommandMain = (argv) =>
       seed: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (!parsed) return EXIT_OK;
+    if (!parsed) return EXIT.ok;
     const { values } = parsed;
     const addresses = addressList(values['lookupd-tcp-address'], 'lookupd-tcp-address');
     if (addresses.length === 0) throw new UsageError('at least one --lookupd-tcp-address is required');
@@ -114,7 +112,7 @@ export async function runFleet(
   const inSync = final.connected === final.peers && final.registrationsAcked === final.registrationsExpected;
   await fleet.close();
   print('stopped', final, { reason: why, inSync });
-  return inSync ? EXIT_OK : EXIT_NOT_IN_SYNC;
+  return inSync ? EXIT.ok : EXIT.failed;
 }
 
 function describe(event: string, s: FleetStatus, extra: Record<string, unknown>): string {

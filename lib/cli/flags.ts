@@ -1,12 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { splitHostPort } from '../util/address.js';
+import { EXIT } from './exit-codes.js';
 import { helpText } from './help.js';
-
-/** A command-line mistake: the message is printed with a pointer to --help and the exit code is 2. */
-export class UsageError extends Error {}
-
-export const EXIT_USAGE = 2;
+import { UsageError } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -90,7 +87,7 @@ export function numberFlag(value: string | undefined, flag: string, fallback: nu
 export async function runCommand(
   command: string,
   body: () => Promise<number>,
-  usageExitCode = EXIT_USAGE,
+  usageExitCode: number = EXIT.usage,
 ): Promise<number> {
   try {
     return await body();

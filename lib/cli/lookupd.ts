@@ -3,14 +3,12 @@ import { NsqLookupError } from '../errors.js';
 import { LOOKUPD_VERSION, type LookupdLogFn, type LookupdLogLevel, startLookupd } from '../lookupd/index.js';
 import { DEFAULT_HTTP_ADDRESS, DEFAULT_TCP_ADDRESS } from '../lookupd/options.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
+import { EXIT } from './exit-codes.js';
 import { helpText, packageVersion } from './help.js';
+import { UsageError } from './usage.js';
 
 /** `nsqd-lookup lookupd`: the embedded server as a drop-in nsqlookupd, with nsqlookupd's flags and log lines. */
-
-const EXIT_USAGE = 2;
-
-class UsageError extends Error {}
 
 type CliLogLevel = LookupdLogLevel | 'fatal';
 const LEVELS: CliLogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
@@ -159,9 +157,9 @@ const main: CommandMain = async (argv) => {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`nsqd-lookup lookupd: ${error.message}\nSee: nsqd-lookup lookupd --help\n`);
-    return EXIT_USAGE;
+    return EXIT.usage;
   }
-  if (!config) return 0;
+  if (!config) return EXIT.ok;
   const log = stderrLogger(config.logLevel, config.logPrefix);
   // Registered before listening, so a signal during startup is not lost.
   const stopped = untilSignal();
@@ -180,12 +178,12 @@ const main: CommandMain = async (argv) => {
     const message = error instanceof NsqLookupError ? error.message : String(error);
     log('fatal', 'failed to instantiate nsqlookupd - %s', message);
     stopped.cancel();
-    return 1;
+    return EXIT.failed;
   }
   const signal = await stopped.signal;
   log('info', 'received %s, exiting', signal);
   await lookupd.close();
-  return 0;
+  return EXIT.ok;
 };
 
 export default main;

@@ -1,18 +1,18 @@
+import { SnapshotFileError } from '../errors.js';
 import { FakeProducerFleet } from '../tools/fake-producers.js';
 import {
   captureSnapshot,
   loadSnapshot,
-  SnapshotFileError,
   saveSnapshot,
   snapshotToSpecs,
   type TopologySnapshot,
 } from '../tools/snapshot.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
+import type { CommandMain } from './command.js';
+import { EXIT } from './exit-codes.js';
 import { runFleet } from './fake-producers.js';
-import { addressList, EXIT_USAGE, parseFlags, runCommand, UsageError } from './flags.js';
-
-const EXIT_FAILED = 1;
+import { addressList, parseFlags, runCommand } from './flags.js';
+import { UsageError } from './usage.js';
 
 const main: CommandMain = (argv) =>
   runCommand('snapshot', async () => {
@@ -28,7 +28,7 @@ const main: CommandMain = (argv) =>
       case '-h':
       case '--help':
         parseFlags('snapshot', ['--help'], {});
-        return action === undefined ? EXIT_USAGE : 0;
+        return action === undefined ? EXIT.usage : EXIT.ok;
       default:
         throw new UsageError(`unknown action ${JSON.stringify(action)} (save, load or show)`);
     }
@@ -42,7 +42,7 @@ async function save(argv: string[]): Promise<number> {
     output: { type: 'string', short: 'o' },
     timeout: { type: 'string' },
   });
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
   const [http, ...others] = addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address');
   if (!http || others.length > 0)
     throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
@@ -51,14 +51,14 @@ async function save(argv: string[]): Promise<number> {
   const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
   let snapshot: TopologySnapshot;
   try {
-    snapshot = await captureSnapshot(http, timeoutMs);
+    snapshot = await captureSnapshot(http, { timeoutMs });
   } catch (error) {
     process.stderr.write(`nsqd-lookup snapshot save: ${(error as Error).message}\n`);
-    return EXIT_FAILED;
+    return EXIT.failed;
   }
   await saveSnapshot(snapshot, output);
   process.stdout.write(`saved ${summary(snapshot)} from ${http} to ${output}\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 async function load(argv: string[]): Promise<number> {
@@ -74,16 +74,16 @@ async function load(argv: string[]): Promise<number> {
     },
     true,
   );
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot load takes one FILE');
   const addresses = addressList(parsed.values['lookupd-tcp-address'], 'lookupd-tcp-address');
   if (addresses.length === 0) throw new UsageError('at least one --lookupd-tcp-address is required');
   const snapshot = await readOrReport(file);
-  if (!snapshot) return EXIT_FAILED;
+  if (!snapshot) return EXIT.failed;
   if (snapshot.producers.length === 0) {
     process.stderr.write(`nsqd-lookup snapshot load: ${file} has no producers to replay\n`);
-    return EXIT_FAILED;
+    return EXIT.failed;
   }
   const fleet = new FakeProducerFleet({
     addresses,
@@ -103,14 +103,14 @@ async function load(argv: string[]): Promise<number> {
 
 async function show(argv: string[]): Promise<number> {
   const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, true);
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot show takes one FILE');
   const snapshot = await readOrReport(file);
-  if (!snapshot) return EXIT_FAILED;
+  if (!snapshot) return EXIT.failed;
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const lines = [`${file}: ${summary(snapshot)}, saved ${snapshot.savedAt} from ${snapshot.source}`];
   for (const p of snapshot.producers) {
@@ -124,7 +124,7 @@ async function show(argv: string[]): Promise<number> {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 async function readOrReport(file: string): Promise<TopologySnapshot | undefined> {

@@ -1,7 +1,9 @@
 import { buildLookupdReport, type LookupdReport } from '../tools/lookupd-report.js';
 import { parseDuration } from './args.js';
-import type { CommandMain } from './commands.js';
-import { addressList, parseFlags, runCommand, UsageError } from './flags.js';
+import type { CommandMain } from './command.js';
+import { MONITORING_EXIT } from './exit-codes.js';
+import { addressList, parseFlags, runCommand } from './flags.js';
+import { UsageError } from './usage.js';
 
 const main: CommandMain = (argv) =>
   runCommand(
@@ -14,7 +16,7 @@ const main: CommandMain = (argv) =>
         timeout: { type: 'string' },
         json: { type: 'boolean' },
       });
-      if (!parsed) return 0;
+      if (!parsed) return MONITORING_EXIT.ok;
       const { values } = parsed;
       const httpAddresses = addressList(values['lookupd-http-address'], 'lookupd-http-address');
       if (httpAddresses.length === 0) throw new UsageError('at least one --lookupd-http-address is required');
@@ -29,11 +31,8 @@ const main: CommandMain = (argv) =>
       process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
       return report.exitCode;
     },
-    EXIT_USAGE_MONITORING,
+    MONITORING_EXIT.usage,
   );
-
-/** 2 means "problems" here, so a typo gets 3 (as `heartbeat`, and Nagios's UNKNOWN). */
-const EXIT_USAGE_MONITORING = 3;
 
 export default main;
 

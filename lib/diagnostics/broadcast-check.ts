@@ -30,6 +30,11 @@ export interface BroadcastCheckOptions {
   /** Dial timeout for `verifyReachable`, in ms (default 1000). */
   dialTimeoutMs?: number;
   resolve?: Resolver;
+  /**
+   * Cuts the check short: it rejects with the signal's reason, and a verification dial in progress is
+   * dropped with its timer. (A DNS lookup already asked of the system is left to finish unobserved.)
+   */
+  signal?: AbortSignal;
 }
 
 const FLAG =
@@ -41,13 +46,17 @@ const FLAG =
  * no error anywhere. This finds those mistakes at start-up.
  */
 export async function checkBroadcastAddress(options: BroadcastCheckOptions): Promise<BroadcastWarning[]> {
-  const resolve = options.resolve ?? systemResolver;
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const resolver = options.resolve ?? systemResolver;
+  const resolve: Resolver = (host) => abortable(resolver(host), signal);
   const { broadcastAddress, tcpPort, httpPort } = options.identity;
   const warnings: BroadcastWarning[] = [];
   let addresses: string[];
   try {
     addresses = await resolveHost(broadcastAddress, resolve);
   } catch (error) {
+    signal?.throwIfAborted();
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return [
       {
@@ -62,7 +71,7 @@ export async function checkBroadcastAddress(options: BroadcastCheckOptions): Pro
       message: `broadcast address "${broadcastAddress}" is the unspecified address ${addresses.find(isUnspecified)}, which no consumer can dial; ${FLAG}`,
     });
   } else if (addresses.length > 0 && addresses.every(isLoopback)) {
-    const remote = await remoteLookupds(options.lookupdAddresses, resolve);
+    const remote = await remoteLookupds(options.lookupdAddresses, resolve, signal);
     if (remote.length > 0) {
       warnings.push({
         code: 'BROADCAST_LOOPBACK',
@@ -77,7 +86,7 @@ export async function checkBroadcastAddress(options: BroadcastCheckOptions): Pro
       [tcpPort, 'BROADCAST_TCP_UNREACHABLE', 'TCP'],
       [httpPort, 'BROADCAST_HTTP_UNREACHABLE', 'HTTP'],
     ] as const) {
-      const failure = await dial(host, port, timeoutMs);
+      const failure = await dial(host, port, timeoutMs, signal);
       if (failure) {
         warnings.push({
           code,
@@ -95,13 +104,18 @@ async function resolveHost(host: string, resolve: Resolver): Promise<string[]> {
 }
 
 /** lookupd addresses whose host resolves to something other than loopback. */
-async function remoteLookupds(addresses: string[], resolve: Resolver): Promise<string[]> {
+async function remoteLookupds(
+  addresses: string[],
+  resolve: Resolver,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
   const remote: string[] = [];
   for (const address of addresses) {
     try {
       const resolved = await resolveHost(splitHostPort(address).host, resolve);
       if (resolved.some((ip) => !isLoopback(ip))) remote.push(address);
     } catch {
+      signal?.throwIfAborted();
       // An unresolvable lookupd is the loop's problem to report, not the broadcast address's.
     }
   }
@@ -118,15 +132,54 @@ export function isUnspecified(ip: string): boolean {
   return ip === '0.0.0.0' || ip === '::' || ip.toLowerCase() === '::ffff:0.0.0.0';
 }
 
-function dial(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Resolves to why `host:port` could not be dialled, or undefined when it answered. */
+function dial(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const socket = net.connect({ host, port });
     const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs);
-    const finish = (failure: string | undefined) => {
+    // The timer alone never holds the process. The pending connect does, whatever is unref'd (libuv
+    // counts its request), until the timer or the signal ends it: close() on the loop lets go at once.
+    timer.unref();
+    const stop = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
+    };
+    const finish = (failure: string | undefined) => {
+      stop();
       resolve(failure);
     };
+    const onAbort = () => {
+      stop();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => finish(undefined));
     socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
   });

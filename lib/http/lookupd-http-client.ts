@@ -1,24 +1,36 @@
-import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+import { LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+import { integerAtLeast, positiveNumber } from '../util/validate.js';
 
 export { LookupdHttpBodyTooLargeError, LookupdHttpError };
 
 /** A producer as lookupd's `/nodes` lists it. */
 export interface NodeProducer {
+  /** The producer's TCP connection as lookupd sees it, `ip:port`. */
   remote_address: string;
+  /** The producer's host name, from its IDENTIFY. */
   hostname: string;
+  /** Where consumers dial the producer, from its IDENTIFY. */
   broadcast_address: string;
+  /** The producer's TCP port for consumers. */
   tcp_port: number;
+  /** The producer's HTTP port. */
   http_port: number;
+  /** The producer's nsqd version. */
   version: string;
+  /** The producer's `--topology-zone`, `""` if it set none; absent from older lookupds. */
   topology_zone?: string;
+  /** The producer's `--topology-region`, `""` if it set none; absent from older lookupds. */
   topology_region?: string;
+  /** For each of {@link topics}, in the same order: whether lookupd has tombstoned the producer for it. */
   tombstones: boolean[];
+  /** The topics the producer registered. */
   topics: string[];
 }
 
 /** A producer as `/lookup` lists it. */
 export type LookupProducer = Omit<NodeProducer, 'tombstones' | 'topics'>;
 
+/** What {@link LookupdHttpClient} takes; every field is optional. */
 export interface LookupdHttpClientOptions {
   /** Deadline of each request, body included, in ms (default 5000). */
   timeoutMs?: number;
@@ -29,24 +41,27 @@ export interface LookupdHttpClientOptions {
   maxBodyBytes?: number;
 }
 
+/** Default of {@link LookupdHttpClientOptions.maxBodyBytes}: 256 MiB, in bytes. */
 export const DEFAULT_MAX_HTTP_BODY_BYTES = 256 * 1024 * 1024;
 
-/** The read side of lookupd's HTTP API, as consumers and tools use it. */
+/**
+ * The read side of lookupd's HTTP API, as consumers and tools use it. A request that gets no answer, a
+ * status other than 200 or a body that is not JSON rejects with a {@link LookupdHttpError}; a body over
+ * `maxBodyBytes` with a {@link LookupdHttpBodyTooLargeError}.
+ */
 export class LookupdHttpClient {
+  /** Deadline of each request, body included, in ms. */
   readonly timeoutMs: number;
+  /** Largest response body read, in bytes. */
   readonly maxBodyBytes: number;
 
-  /** `options` may be a number, the `timeoutMs`, as in earlier versions. */
   constructor(
+    /** lookupd's HTTP address, `host:port` (its `--http-address`), without a scheme. */
     readonly httpAddress: string,
-    options: LookupdHttpClientOptions | number = {},
+    options: LookupdHttpClientOptions = {},
   ) {
-    const { timeoutMs = 5000, maxBodyBytes = DEFAULT_MAX_HTTP_BODY_BYTES } =
-      typeof options === 'number' ? { timeoutMs: options } : options;
-    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
-      throw new InvalidArgumentError(`maxBodyBytes must be a positive integer, got ${maxBodyBytes}`);
-    this.timeoutMs = timeoutMs;
-    this.maxBodyBytes = maxBodyBytes;
+    this.timeoutMs = positiveNumber('timeoutMs', options.timeoutMs, 5000);
+    this.maxBodyBytes = integerAtLeast('maxBodyBytes', options.maxBodyBytes, 1, DEFAULT_MAX_HTTP_BODY_BYTES);
   }
 
   /** `GET /ping`: true when lookupd answers 200 `OK`. */
@@ -55,21 +70,32 @@ export class LookupdHttpClient {
     return response.status === 200 && (await this.#body('/ping', response)) === 'OK';
   }
 
+  /**
+   * `GET /nodes`: every producer lookupd heard from within its `--inactive-producer-timeout`, with its
+   * topics and tombstones.
+   */
   async nodes(): Promise<NodeProducer[]> {
     return (await this.#json<{ producers: NodeProducer[] }>('/nodes')).producers;
   }
 
+  /** `GET /topics`: every topic lookupd knows, including those no producer has any more. */
   async topics(): Promise<string[]> {
     return (await this.#json<{ topics: string[] }>('/topics')).topics;
   }
 
+  /** `GET /channels?topic=`: the topic's channels lookupd knows; empty for an unknown topic. */
   async channels(topic: string): Promise<string[]> {
     return (await this.#json<{ channels: string[] }>(`/channels?topic=${encodeURIComponent(topic)}`))
       .channels;
   }
 
   /** `GET /lookup?topic=`; null for a topic lookupd does not know (404 TOPIC_NOT_FOUND). */
-  async lookup(topic: string): Promise<{ channels: string[]; producers: LookupProducer[] } | null> {
+  async lookup(topic: string): Promise<{
+    /** The topic's channels. */
+    channels: string[];
+    /** The topic's producers, but for those inactive or tombstoned for it. */
+    producers: LookupProducer[];
+  } | null> {
     const path = `/lookup?topic=${encodeURIComponent(topic)}`;
     const response = await this.#get(path);
     if (response.status === 404) return null;

@@ -1,3 +1,5 @@
+import { decodeRune } from './go-text.js';
+
 /**
  * JSON as nsqlookupd's Go code sees it (encoding is the protocol's `goString`). Decoding: `json.Unmarshal` of an IDENTIFY body
  * into nsqlookupd's PeerInfo struct, which differs from `JSON.parse` in ways a client can observe:
@@ -170,6 +172,8 @@ function hex4(b: Buffer, i: number): number {
 /** Go's `unquote` of the string literal `b[start:end]`, into a JavaScript string. */
 function unquote(b: Buffer, start: number, end: number): string {
   let out = '';
+  // The literal as a byte string, for decodeRune; made only if it holds a non-ASCII byte.
+  let bytes: string | undefined;
   let i = start + 1;
   const last = end - 1;
   while (i < last) {
@@ -216,40 +220,13 @@ function unquote(b: Buffer, start: number, end: number): string {
       out += String.fromCharCode(c);
       i++;
     } else {
-      const [rune, size] = decodeUtf8(b, i, last);
+      bytes ??= b.toString('latin1', start, end);
+      const [rune, size] = decodeRune(bytes, i - start, last - start);
       out += String.fromCodePoint(rune);
       i += size;
     }
   }
   return out;
-}
-
-/** `utf8.DecodeRune` over bytes: invalid input is (U+FFFD, 1), so each bad byte becomes one U+FFFD. */
-function decodeUtf8(b: Buffer, i: number, end: number): [number, number] {
-  const b0 = b[i]!;
-  let size: number;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (b0 >= 0xc2 && b0 <= 0xdf) size = 2;
-  else if (b0 >= 0xe0 && b0 <= 0xef) {
-    size = 3;
-    if (b0 === 0xe0) lo = 0xa0;
-    else if (b0 === 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    size = 4;
-    if (b0 === 0xf0) lo = 0x90;
-    else if (b0 === 0xf4) hi = 0x8f;
-  } else return [0xfffd, 1];
-  if (i + size > end) return [0xfffd, 1];
-  const b1 = b[i + 1]!;
-  if (b1 < lo || b1 > hi) return [0xfffd, 1];
-  for (let k = 2; k < size; k++) {
-    const bk = b[i + k]!;
-    if (bk < 0x80 || bk > 0xbf) return [0xfffd, 1];
-  }
-  if (size === 2) return [((b0 & 0x1f) << 6) | (b1 & 0x3f), 2];
-  if (size === 3) return [((b0 & 0x0f) << 12) | ((b1 & 0x3f) << 6) | (b[i + 2]! & 0x3f), 3];
-  return [((b0 & 0x07) << 18) | ((b1 & 0x3f) << 12) | ((b[i + 2]! & 0x3f) << 6) | (b[i + 3]! & 0x3f), 4];
 }
 
 /**

@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import {
   type AddressInfo,
   createServer as createTcpServer,
@@ -9,16 +14,26 @@ import { NsqLookupError } from '../errors.js';
 import { goString } from '../protocol/encoder.js';
 import { responseFrame } from '../protocol/frame.js';
 import { joinHostPort, splitHostPort } from '../util/address.js';
-import { createHttpHandlers } from './http-api.js';
+import { createHttpListeners } from './http/router.js';
 import { LOOKUPD_VERSION, type LookupdOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RegistrationDB } from './registration-db.js';
 import { V1Connection, type V1Context } from './v1-connection.js';
 
-export type LookupdState = 'running' | 'closing' | 'closed';
+/** `starting` until both listeners are up (what {@link startLookupd} waits for), then `running`. */
+export type LookupdState = 'starting' | 'running' | 'closing' | 'closed';
+
+const NEXT_STATES: Record<LookupdState, readonly LookupdState[]> = {
+  starting: ['running', 'closing'],
+  running: ['closing'],
+  closing: ['closed'],
+  closed: [],
+};
 
 // Go's net/http reads up to 1 MiB of request line and headers (DefaultMaxHeaderBytes) plus 4 KiB of
 // slack; node:http's default of 16 KiB would refuse requests nsqlookupd serves.
 const MAX_HEADER_BYTES = 1024 * 1024 + 4096;
+/** How long close() lets an answer under way (or a request still arriving) finish before cutting it. */
+const CLOSE_GRACE_MS = 1000;
 
 // Go turns TCP keep-alive on for every accepted connection, probing after 15 s of silence, so a
 // producer that vanished without a FIN is eventually dropped from the registry.
@@ -39,42 +54,31 @@ export class Lookupd {
   readonly #tcp: TcpServer;
   readonly #http: HttpServer;
   readonly #connections = new Set<V1Connection>();
+  /** TCP clients that connected before the HTTP listener was up, each with what unhooks it. */
+  readonly #early = new Map<Socket, () => void>();
   /** Every socket the HTTP listener accepted and that is not closed yet, each with its close. */
   readonly #httpSockets = new Map<Socket, Promise<void>>();
-  #state: LookupdState = 'running';
+  /** HTTP sockets with an answer under way, and that answer. */
+  readonly #answering = new Map<Socket, ServerResponse>();
+  #state: LookupdState = 'starting';
   #closing: Promise<void> | undefined;
   #tcpAddress = '';
   #httpAddress = '';
-  #identifyResponse: Buffer | undefined;
+  /** What every TCP client is served with; set once both listeners are up. */
+  #v1: V1Context | undefined;
 
   /** @internal use {@link startLookupd} */
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.broadcastAddress = options.broadcastAddress;
     this.hostname = options.hostname;
-    const db = this.db;
-    const self = this;
-    const v1: V1Context = {
-      db,
-      now: options.now,
-      maxLineBytes: options.maxLineBytes,
-      maxIdentifyBodyBytes: options.maxIdentifyBodyBytes,
-      log: options.log,
-      get identifyResponse() {
-        return self.#identify();
-      },
-    };
     this.#tcp = createTcpServer({ ...SOCKET_OPTIONS, allowHalfOpen: true }, (socket: Socket) => {
-      if (this.#state !== 'running') {
-        socket.destroy();
-        return;
-      }
-      const connection = new V1Connection(socket, v1);
-      this.#connections.add(connection);
-      void connection.closed.then(() => this.#connections.delete(connection));
+      if (this.#state === 'starting') this.#holdEarly(socket);
+      else if (this.#state === 'running') this.#serve(socket);
+      else socket.destroy();
     });
-    const http = createHttpHandlers({
-      db,
+    const http = createHttpListeners({
+      db: this.db,
       now: options.now,
       inactiveProducerTimeoutMs: options.inactiveProducerTimeoutMs,
       tombstoneLifetimeMs: options.tombstoneLifetimeMs,
@@ -92,6 +96,19 @@ export class Lookupd {
           }),
         ),
       );
+    });
+    // Ahead of the router, which may answer at once.
+    this.#http.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      // While closing, an answer still goes out whole, then the connection ends.
+      if (this.#closing) this.#lastAnswer(res);
+      this.#answering.set(socket, res);
+      res.once('close', () => {
+        // A pipelined request behind this one is answered first.
+        if (this.#answering.get(socket) !== res) return;
+        this.#answering.delete(socket);
+        if (this.#closing) socket.end();
+      });
     });
     // A request node:http cannot parse is answered the way Go's net/http does, where the socket allows.
     this.#http.on('clientError', http.clientError);
@@ -128,6 +145,26 @@ export class Lookupd {
       await this.close();
       throw error;
     }
+    const options = this.#options;
+    this.#v1 = {
+      db: this.db,
+      now: options.now,
+      maxLineBytes: options.maxLineBytes,
+      maxIdentifyBodyBytes: options.maxIdentifyBodyBytes,
+      log: options.log,
+      identifyResponse: identifyResponse({
+        broadcastAddress: this.broadcastAddress,
+        hostname: this.hostname,
+        httpPort: boundPort(this.#http),
+        tcpPort: boundPort(this.#tcp),
+      }),
+    };
+    if (!this.#setState('running')) return;
+    for (const [socket, unhook] of this.#early) {
+      unhook();
+      if (!socket.destroyed) this.#serve(socket);
+    }
+    this.#early.clear();
   }
 
   /**
@@ -144,34 +181,99 @@ export class Lookupd {
       c.destroy();
       return c.closed;
     });
+    for (const [socket, unhook] of this.#early) {
+      unhook();
+      socket.destroy();
+    }
+    this.#early.clear();
+    // Idle keep-alive sockets go now; one with an answer under way gets the rest of it, marked
+    // `Connection: close` where its headers are still unsent, and ends after it (or after a grace, for
+    // a client that never finishes its request).
     const httpSockets = [...this.#httpSockets.values()];
-    for (const socket of this.#httpSockets.keys()) socket.destroy();
+    for (const socket of this.#httpSockets.keys()) {
+      const res = this.#answering.get(socket);
+      if (res) this.#lastAnswer(res);
+      else socket.destroy();
+    }
+    const grace = setTimeout(() => {
+      for (const socket of this.#httpSockets.keys()) socket.destroy();
+    }, CLOSE_GRACE_MS);
+    grace.unref();
     this.#closing = Promise.all([tcpClosed, httpClosed, ...clients, ...httpSockets])
+      .finally(() => clearTimeout(grace))
       // A client in this process learns of the close on the loop's next turn: a keep-alive agent
       // would otherwise still hold the dead socket, and send its next request (to a server started
       // on the same port right after) down it.
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(() => this.#setState('closed'));
+      .then(() => {
+        this.#setState('closed');
+      });
     return this.#closing;
   }
 
-  #setState(next: LookupdState): void {
-    this.#options.log('info', 'lookupd %s -> %s', this.#state, next);
-    this.#state = next;
+  /** The answer `res` is the connection's last: it says so if it still can. */
+  #lastAnswer(res: ServerResponse): void {
+    if (!res.headersSent) {
+      res.shouldKeepAlive = false;
+      res.setHeader('Connection', 'close');
+    }
   }
 
-  #identify(): Buffer {
-    if (!this.#identifyResponse) {
-      // json.Marshal of a map: keys sorted.
-      const json =
-        `{"broadcast_address":${goString(this.broadcastAddress)},"hostname":${goString(this.hostname)},` +
-        `"http_port":${(this.#http.address() as AddressInfo | null)?.port ?? 0},` +
-        `"tcp_port":${(this.#tcp.address() as AddressInfo | null)?.port ?? 0},` +
-        `"version":${goString(LOOKUPD_VERSION)}}`;
-      this.#identifyResponse = responseFrame(Buffer.from(json, 'utf8'));
+  /** Moves to `next` if the state machine allows it from the current state; false if it does not. */
+  #setState(next: LookupdState): boolean {
+    const { log } = this.#options;
+    if (!NEXT_STATES[this.#state].includes(next)) {
+      log('warn', 'lookupd %s -> %s refused', this.#state, next);
+      return false;
     }
-    return this.#identifyResponse;
+    log('info', 'lookupd %s -> %s', this.#state, next);
+    this.#state = next;
+    return true;
   }
+
+  #serve(socket: Socket): void {
+    const connection = new V1Connection(socket, this.#v1!);
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+  }
+
+  /**
+   * Keeps a client that connected before the HTTP listener was up unread until it is: its IDENTIFY
+   * answer carries both ports (nsqlookupd has both listeners before it accepts anyone).
+   */
+  #holdEarly(socket: Socket): void {
+    // Unread, the socket fails only by breaking off, which 'close' then reports.
+    const onError = () => {};
+    const onClose = () => this.#early.delete(socket);
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    this.#early.set(socket, () => {
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    });
+  }
+}
+
+/** The IDENTIFY answer: json.Marshal of nsqlookupd's map, so keys sorted. */
+function identifyResponse({
+  broadcastAddress,
+  hostname,
+  httpPort,
+  tcpPort,
+}: {
+  broadcastAddress: string;
+  hostname: string;
+  httpPort: number;
+  tcpPort: number;
+}): Buffer {
+  const json =
+    `{"broadcast_address":${goString(broadcastAddress)},"hostname":${goString(hostname)},` +
+    `"http_port":${httpPort},"tcp_port":${tcpPort},"version":${goString(LOOKUPD_VERSION)}}`;
+  return responseFrame(Buffer.from(json, 'utf8'));
+}
+
+function boundPort(server: TcpServer | HttpServer): number {
+  return (server.address() as AddressInfo).port;
 }
 
 /**

@@ -32,14 +32,10 @@ export interface PeerInfo {
 
 /** One producer in one registration; tombstoning marks this pair only. */
 export class Producer {
-  /** When /topic/tombstone hit this producer, in ms; undefined if never. */
+  /** When /topic/tombstone hit this producer, in ms; undefined if never (/debug's `tombstoned`). */
   tombstonedAt: number | undefined;
 
   constructor(readonly peer: PeerInfo) {}
-
-  get tombstoned(): boolean {
-    return this.tombstonedAt !== undefined;
-  }
 
   tombstone(now: number): void {
     this.tombstonedAt = now;

@@ -5,6 +5,7 @@ export interface EventSource {
   subscribe(listener: (event: LoopEvent) => void, end: () => void): () => void;
 }
 
+/** What {@link LookupLoop.events} takes. */
 export interface EventStreamOptions {
   /** Only this lookupd's events (default: every lookupd's). */
   address?: string;
@@ -13,7 +14,7 @@ export interface EventStreamOptions {
    * dropped to make room and counted in {@link EventStream.dropped}: a slow reader loses history,
    * never the latest state, and never holds memory without bound.
    */
-  bufferSize?: number;
+  maxBuffered?: number;
 }
 
 /**
@@ -26,13 +27,13 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
   /** Events dropped because the buffer was full. */
   dropped = 0;
   readonly #buffer: LoopEvent[] = [];
-  readonly #bufferSize: number;
+  readonly #maxBuffered: number;
   #reader: ((result: IteratorResult<LoopEvent>) => void) | undefined;
   #ended = false;
   #unsubscribe: (() => void) | undefined;
 
   constructor(source: EventSource, options: EventStreamOptions = {}) {
-    this.#bufferSize = Math.max(1, options.bufferSize ?? 1000);
+    this.#maxBuffered = Math.max(1, options.maxBuffered ?? 1000);
     const address = options.address;
     const unsubscribe = source.subscribe(
       (event) => {
@@ -46,6 +47,10 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
     else this.#unsubscribe = unsubscribe;
   }
 
+  /**
+   * The oldest unread event, waiting for one if none is buffered; `done` once the loop has closed and
+   * every event before that has been read.
+   */
   next(): Promise<IteratorResult<LoopEvent>> {
     const event = this.#buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
@@ -55,12 +60,14 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
     });
   }
 
+  /** Stops listening and drops unread events; what `break` out of `for await` calls. */
   return(): Promise<IteratorResult<LoopEvent>> {
     this.#end();
     this.#buffer.length = 0;
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream itself, so that it can be read with `for await`. */
   [Symbol.asyncIterator](): this {
     return this;
   }
@@ -72,7 +79,7 @@ export class EventStream implements AsyncIterableIterator<LoopEvent> {
       reader({ value: event, done: false });
       return;
     }
-    if (this.#buffer.length >= this.#bufferSize) {
+    if (this.#buffer.length >= this.#maxBuffered) {
       this.#buffer.shift();
       this.dropped++;
     }

@@ -3,18 +3,20 @@ import {
   checkBroadcastAddress,
   type Resolver,
 } from '../diagnostics/broadcast-check.js';
+import { ClosedError } from '../errors.js';
 import {
   encodeRegister,
   encodeRegistrations,
   encodeUnregister,
   type IdentifyInfo,
 } from '../protocol/encoder.js';
+import { checkIdentity } from '../protocol/identity.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import type { Registry, RegistryChange } from '../registry/registry.js';
 import { joinHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { checkIdentity, positiveNumber } from '../util/validate.js';
+import { positiveNumber } from '../util/validate.js';
 import { Backoff } from './backoff.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { PeerSlot, type SlotHost, type SlotOptions } from './peer-slot.js';
@@ -43,7 +45,7 @@ export type {
 /**
  * nsqd's `lookupLoop`, for any number of lookupds: each peer IDENTIFYs and re-registers the registry
  * (pipelined) on every connect, gets every registry change as REGISTER/UNREGISTER, PINGs on its own
- * timer and reconnects with backoff on its own (one {@link PeerSlot} per lookupd). No peer ever waits
+ * timer and reconnects with backoff on its own (one internal actor per lookupd). No peer ever waits
  * for another. This class keeps the address list, fans registry changes out and sums up the status.
  */
 export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
@@ -61,6 +63,8 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   readonly #onChange = (change: RegistryChange) => this.#broadcast(change);
   readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
   readonly #host: SlotHost;
+  /** Aborted by {@link close}: cuts short a broadcast address check in progress. */
+  readonly #stop = new AbortController();
 
   constructor(options: LookupLoopOptions) {
     super();
@@ -119,27 +123,42 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
             this.#emitRunning('warning', warning);
           }
         },
-        (error: unknown) => this.#log('broadcast address check failed: %s', String(error)),
+        (error: unknown) => {
+          if (!this.#stop.signal.aborted) this.#log('broadcast address check failed: %s', String(error));
+        },
       );
     }
   }
 
-  /** Checks the advertised broadcast address (see {@link LookupLoopOptions.checkBroadcastAddress}). */
+  /**
+   * Checks the advertised broadcast address (see {@link LookupLoopOptions.checkBroadcastAddress}).
+   * Rejects with {@link ClosedError} when the loop is closed before the check is done.
+   */
   checkBroadcastAddress(): Promise<BroadcastWarning[]> {
     return checkBroadcastAddress({
       identity: this.#identity,
       lookupdAddresses: this.#addresses,
       verifyReachable: this.#check.verifyReachable,
       resolve: this.#check.resolve,
+      signal: this.#stop.signal,
     });
   }
 
+  /** The lookupd addresses the loop keeps, without duplicates, in the order given (a copy). */
   get addresses(): string[] {
     return [...this.#addresses];
   }
 
-  /** Adds peers for new addresses and closes those no longer listed; the others are left untouched. */
-  async setAddresses(addresses: string[]): Promise<{ added: string[]; removed: string[] }> {
+  /**
+   * Adds peers for new addresses and closes those no longer listed; the others are left untouched.
+   * Before {@link start}, only the list changes. Resolves once the removed peers are closed.
+   */
+  async setAddresses(addresses: string[]): Promise<{
+    /** Addresses that were not in the loop before. */
+    added: string[];
+    /** Addresses no longer in the loop; their connections are closed. */
+    removed: string[];
+  }> {
     const next = unique(addresses);
     const added = next.filter((a) => !this.#addresses.includes(a));
     const removed = this.#addresses.filter((a) => !next.includes(a));
@@ -223,6 +242,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   async close(): Promise<void> {
     if (this.#phase === 'closed') return this.#closed;
     this.#phase = 'closed';
+    this.#stop.abort(new ClosedError('LookupLoop closed before the broadcast address check finished'));
     this.#registry.off('change', this.#onChange);
     await Promise.all([...this.#slots.keys()].map((address) => this.#removePeer(address)));
     for (const end of [...this.#streams.values()]) end();

@@ -195,6 +195,12 @@ export class PeerSlot {
         // Not retryable: reported as this slot's last error; the slot stays down until removed.
         this.#log('%s: reconnecting stopped: %s', this.address, String(error));
         this.#enter('stopped');
+        this.#host.status({
+          type: 'stopped',
+          address: this.address,
+          at: Date.now(),
+          error: this.#lastError!,
+        });
         return;
       }
       // The connection proved itself; when it ends, the next attempt starts at once.

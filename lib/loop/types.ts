@@ -6,6 +6,7 @@ import type { Registry } from '../registry/registry.js';
 import type { LogFn } from '../util/debug.js';
 import type { BackoffOptions } from './backoff.js';
 
+/** What {@link LookupLoop} takes; only `addresses`, `identity` and `registry` are required. */
 export interface LookupLoopOptions {
   /** lookupd TCP addresses (`host:port`), nsqd's `--lookupd-tcp-address`. */
   addresses: string[];
@@ -43,20 +44,30 @@ export interface LookupLoopOptions {
  */
 export type PeerPhase = 'connecting' | 'syncing' | 'in-sync' | 'backing-off' | 'stopped' | 'removed';
 
+/** A peer's failure as plain data, for {@link PeerStats.lastError} and the `disconnected` event. */
 export interface PeerErrorInfo {
+  /** The error's message; a connection error's names the lookupd. */
   message: string;
+  /**
+   * The error's `code`, to branch on: `NSQ_ERR_*` for this package's errors (e.g. `NSQ_ERR_READ_TIMEOUT`),
+   * lookupd's own `E_*` for an error answer, `ERR` for an error from anywhere else.
+   */
   code: string;
-  /** Epoch ms. */
+  /** When it happened, epoch ms. */
   at: number;
 }
 
 /** Counters and state of one peer, JSON-serialisable: a snapshot, never updated after it is taken. */
 export interface PeerStats {
+  /** The lookupd's TCP address, as given in `addresses`. */
   address: string;
+  /** The TCP connection's state; {@link phase} tells syncing from in sync, and backing off from down. */
   state: PeerState;
+  /** Where this lookupd is in its reconnect cycle. */
   phase: PeerPhase;
   /** Epoch ms of the current connection's successful connect callback; null when not connected. */
   connectedSince: number | null;
+  /** The latest failure (attempt, command or dropped connection), kept after recovery; null before any. */
   lastError: PeerErrorInfo | null;
   /** Round trip of the last successful PING, in ms. */
   lastPingRttMs: number | null;
@@ -69,7 +80,12 @@ export interface PeerStats {
   reconnectAttempts: number;
   /** Epoch ms of the next connection attempt while one is scheduled, else null. */
   nextRetryAt: number | null;
+  /**
+   * Commands sent to this lookupd since it was added, over every connection: IDENTIFY, each REGISTER of
+   * a re-registration, each registry change and each PING.
+   */
   commandsSent: number;
+  /** Of {@link commandsSent}, those that got no `OK`: an `E_*` answer, or lost with their connection. */
   commandsFailed: number;
   /** lookupd's IDENTIFY answer on the current or last connection. */
   lookupd: LookupdInfo | null;
@@ -83,26 +99,98 @@ export interface PeerStats {
 
 /** One transition of one peer, as the `status` event reports it. `at` is epoch ms. */
 export type PeerStatusEvent =
-  | { type: 'connecting'; address: string; at: number; attempt: number }
-  | { type: 'connected'; address: string; at: number; lookupd: LookupdInfo; registrations: number }
-  | { type: 'disconnected'; address: string; at: number; error: PeerErrorInfo }
   | {
-      type: 'retry-scheduled';
+      /** A connection attempt starts: dial, magic, IDENTIFY, re-registration. */
+      type: 'connecting';
+      /** The lookupd's TCP address. */
       address: string;
+      /** Epoch ms. */
       at: number;
+      /** 1, or one more than the failures in a row before it. */
       attempt: number;
+    }
+  | {
+      /** IDENTIFY answered and the whole registry re-registered: the connection is usable. */
+      type: 'connected';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** lookupd's IDENTIFY answer. */
+      lookupd: LookupdInfo;
+      /** REGISTERs lookupd acknowledged in the re-registration. */
+      registrations: number;
+    }
+  | {
+      /** A connection that had reached `connected` ended; an attempt failing before that is not one. */
+      type: 'disconnected';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** Why it ended. */
+      error: PeerErrorInfo;
+    }
+  | {
+      /** An attempt failed, or a connection ended before it answered a PING; the next one is timed. */
+      type: 'retry-scheduled';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** Failures in a row, this one included. */
+      attempt: number;
+      /** Wait before the next attempt, in ms, jitter included: never more than `reconnect.maxDelayMs`. */
       delayMs: number;
+      /** When the next attempt starts, epoch ms (`at + delayMs`). */
       nextRetryAt: number;
     }
-  | { type: 'in-sync'; address: string; at: number; registrations: number }
-  | { type: 'added'; address: string; at: number }
-  | { type: 'removed'; address: string; at: number };
+  | {
+      /** Once per connection: the re-registration and every change queued behind it are acknowledged. */
+      type: 'in-sync';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** REGISTERs lookupd acknowledged in the re-registration. */
+      registrations: number;
+    }
+  | {
+      /** A failure that retrying cannot fix: the lookupd is left alone until it is removed. */
+      type: 'stopped';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+      /** What stopped it. */
+      error: PeerErrorInfo;
+    }
+  | {
+      /** The address joined the loop, at `start()` or by `setAddresses()`. */
+      type: 'added';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+    }
+  | {
+      /** The address left the loop (`setAddresses()` or `close()`); its connection is closed. */
+      type: 'removed';
+      /** The lookupd's TCP address. */
+      address: string;
+      /** Epoch ms. */
+      at: number;
+    };
 
 /** A PING answered, as {@link LoopEvent} reports it. */
 export interface PingEvent {
+  /** Tells it from a {@link PeerStatusEvent}. */
   type: 'ping';
+  /** The lookupd's TCP address. */
   address: string;
+  /** When the answer arrived, epoch ms. */
   at: number;
+  /** Round trip of the PING, in ms. */
   rttMs: number;
 }
 
@@ -117,10 +205,16 @@ export interface LoopStatus {
   registrySize: number;
   /** Every peer connected and in sync. */
   inSync: boolean;
+  /** What IDENTIFY tells every lookupd. */
   identity: IdentifyInfo;
+  /** One entry per lookupd address, as {@link LookupLoop.stats} returns them. */
   peers: PeerStats[];
 }
 
+/**
+ * What {@link LookupLoop} emits, event name to listener arguments; only between `start()` and `close()`
+ * (a `removed` status also during `close()`). `loop.events()` gives statuses and PINGs as one stream.
+ */
 export type LookupLoopEvents = {
   [event: string]: unknown[];
   /** Every peer transition, as a union keyed on `type`. */

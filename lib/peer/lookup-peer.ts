@@ -21,11 +21,15 @@ import { Connection } from './connection.js';
  * issued. Once that connection has failed, they reject with its error.
  */
 export interface ConnectHandle {
+  /** The lookupd's TCP address (the peer's {@link LookupPeer.address}). */
   readonly address: string;
   /** IDENTIFY; resolves with lookupd's info, also kept as the peer's `info`. */
   identify(info: IdentifyInfo): Promise<LookupdInfo>;
+  /** `REGISTER topic [channel]`; rejects with a {@link LookupdError} on an `E_*` answer. */
   register(topic: string, channel?: string): Promise<void>;
+  /** `UNREGISTER topic [channel]`; rejects like {@link register}. */
   unregister(topic: string, channel?: string): Promise<void>;
+  /** PING; resolves on lookupd's `OK`. */
   ping(): Promise<void>;
   /** One encoded command; resolves with lookupd's answer. */
   command(command: Buffer): Promise<Buffer>;
@@ -36,6 +40,7 @@ export interface ConnectHandle {
 /** `disconnected` → `connecting` (dial, magic, connect callback) → `connected`; `closed` is final. */
 export type PeerState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 
+/** What {@link LookupPeer} takes; every field is optional. */
 export interface LookupPeerOptions {
   /**
    * The connect callback, run after every (re)connect once the magic is written and before any command
@@ -47,12 +52,12 @@ export interface LookupPeerOptions {
    * value as its cause.
    */
   onConnect?: (connection: ConnectHandle) => unknown;
-  /** Time allowed for the TCP handshake, in ms (nsqd: 1000). */
+  /** Time allowed for the TCP handshake, in ms (default 1000, as nsqd); then `NSQ_ERR_CONNECT_TIMEOUT`. */
   dialTimeoutMs?: number;
   /**
    * Time each answer has to arrive whole, in ms, counted from when it becomes the next one due (sent
-   * with nothing else owed, or the answer before it complete), partial bytes notwithstanding (nsqd:
-   * 1000). On expiry every pending command rejects with `NSQ_ERR_READ_TIMEOUT` and the connection is
+   * with nothing else owed, or the answer before it complete), partial bytes notwithstanding (default
+   * 1000, as nsqd). On expiry every pending command rejects with `NSQ_ERR_READ_TIMEOUT` and the connection is
    * dropped; a pipeline of n commands takes at most n times this long.
    */
   readTimeoutMs?: number;
@@ -62,6 +67,7 @@ export interface LookupPeerOptions {
   log?: LogFn;
 }
 
+/** What {@link LookupPeer} emits, event name to listener arguments; listeners run on the next tick. */
 export interface LookupPeerEvents {
   [event: string]: unknown[];
   /** Every state change, with the state before it. */
@@ -87,6 +93,7 @@ interface Waiting {
  * names this address.
  */
 export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
+  /** The lookupd's TCP address, `host:port` or `[v6]:port`. */
   readonly address: string;
   /** lookupd's answer to the last successful {@link identify} on this peer. */
   info: LookupdInfo | undefined;
@@ -120,6 +127,7 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     this.#log = options.log ?? logger('lookup-peer', address);
   }
 
+  /** Where the connection is now; each change is also a `state` event. */
   get state(): PeerState {
     return this.#state;
   }
@@ -162,9 +170,10 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
 
   /**
    * IDENTIFY with `info` (JSON keys and order as nsqd writes them; `hostname` defaults to this host's).
-   * Resolves to lookupd's own info, also kept as {@link info}. An answer that is not lookupd's info (not
-   * a JSON object, a field of the wrong type) is a protocol failure like a bad frame: the connection is
-   * dropped with an `NSQ_ERR_PROTOCOL` {@link ConnectionError}, the {@link ProtocolError} as its cause.
+   * Resolves to lookupd's own info, also kept as {@link LookupPeer.info}. An answer that is not
+   * lookupd's info (not a JSON object, a field of the wrong type) is a protocol failure like a bad frame:
+   * the connection is dropped with an `NSQ_ERR_PROTOCOL` {@link ConnectionError}, the
+   * {@link ProtocolError} as its cause.
    */
   async identify(info: IdentifyInfo): Promise<LookupdInfo> {
     return this.#identifyOn(
@@ -174,14 +183,21 @@ export class LookupPeer extends TypedEmitter<LookupPeerEvents> {
     );
   }
 
+  /**
+   * `REGISTER topic [channel]`, connecting first if needed. Rejects with {@link InvalidNameError}, before
+   * anything is sent, for a name nsq refuses; with a {@link LookupdError} on an `E_*` answer, after
+   * which lookupd hangs up.
+   */
   async register(topic: string, channel?: string): Promise<void> {
     await this.command(encodeRegister(topic, channel));
   }
 
+  /** `UNREGISTER topic [channel]`, like {@link register}. */
   async unregister(topic: string, channel?: string): Promise<void> {
     await this.command(encodeUnregister(topic, channel));
   }
 
+  /** PING, as nsqd sends every 15 s to stay registered; resolves on lookupd's `OK`. */
   async ping(): Promise<void> {
     await this.command(PING);
   }

@@ -7,6 +7,7 @@
  * bytes: `OK`, a JSON object (IDENTIFY), or `E_<CODE> description` (after which lookupd hangs up).
  */
 
+/** The 4 bytes `"  V1"` a client writes once, first, to pick the V1 protocol. */
 export const MAGIC_V1 = Buffer.from('  V1', 'ascii');
 
 /** nsqd's `--max-body-size` default (5 MiB), which also bounds what nsqd reads from lookupd. */

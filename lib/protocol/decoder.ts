@@ -20,6 +20,7 @@ const MIN_CAPACITY = 256;
  * a chunk are handed out in place, without a copy.
  */
 export class ResponseDecoder {
+  /** Largest body accepted, in bytes: a frame declaring more is refused before anything is allocated. */
   readonly maxBodyBytes: number;
   /**
    * The partial frame, at `buffer[start..end)`: either a view of the caller's last chunk (its tail), or

@@ -1,26 +1,12 @@
 import { InvalidNameError } from '../errors.js';
-import { checkIdentity } from '../util/validate.js';
 import { Command, SIZE_PREFIX_LENGTH } from './constants.js';
+import { checkIdentity, type IdentifyInfo } from './identity.js';
+
+export type { IdentifyInfo };
+
 import { isValidChannelName, isValidTopicName } from './names.js';
 
-/** What a broker tells lookupd about itself in IDENTIFY (nsqd's `connectCallback`). */
-export interface IdentifyInfo {
-  /** Address consumers should dial, nsqd's `--broadcast-address`. Required, non-empty. */
-  broadcastAddress: string;
-  /** The broker's TCP port for consumers (nsqd's `--broadcast-tcp-port`), 1-65535. */
-  tcpPort: number;
-  /** The broker's HTTP port (nsqd's `--broadcast-http-port`), 1-65535. */
-  httpPort: number;
-  /** Version string lookupd shows in `/nodes`, e.g. `1.3.0`. Required, non-empty. */
-  version: string;
-  /** The broker host's name; written as `""` when omitted. */
-  hostname?: string;
-  /** nsqd's `--topology-zone`; written as `""` when omitted, as nsqd does. */
-  topologyZone?: string;
-  /** nsqd's `--topology-region`; written as `""` when omitted, as nsqd does. */
-  topologyRegion?: string;
-}
-
+/** `PING\n`, the whole command: nsqd sends it every 15 s, and lookupd answers `OK`. */
 export const PING = Buffer.from(`${Command.PING}\n`, 'ascii');
 const IDENTIFY_LINE = Buffer.from(`${Command.IDENTIFY}\n`, 'ascii');
 
@@ -54,7 +40,9 @@ function topicCommandLine(name: string, topic: string, channel: string | undefin
  * a whole re-registration burst for `LookupPeer.commandBatch`. Validated like {@link encodeRegister}.
  */
 export function encodeRegistrations(registrations: Iterable<{ topic: string; channel?: string }>): {
+  /** Every command, back to back. */
   bytes: Buffer;
+  /** How many commands, so how many answers to wait for. */
   count: number;
 } {
   let text = '';

@@ -22,6 +22,10 @@ export function isValidName(name: string): boolean {
   );
 }
 
+/**
+ * True for a name ending in `#ephemeral`: nsqd keeps such a topic or channel in memory only, never
+ * persists it, and deletes it once unused.
+ */
 export function isEphemeral(name: string): boolean {
   return name.endsWith(EPHEMERAL_SUFFIX);
 }

@@ -3,15 +3,24 @@ import { OK } from './constants.js';
 
 /** lookupd's answer to IDENTIFY: its own addresses and version (nsqd keeps it as `lp.Info`). */
 export interface LookupdInfo {
+  /** The port lookupd listens on for brokers (its `--tcp-address`). */
   tcpPort: number;
+  /** The port of lookupd's HTTP API (its `--http-address`), where consumers look topics up. */
   httpPort: number;
+  /** lookupd's version, e.g. `1.3.0`. */
   version: string;
+  /**
+   * lookupd's `--broadcast-address` (default its hostname); with {@link httpPort}, the HTTP address
+   * `lookupdHttpAddresses()` lists, as nsqd's `lookupdHTTPAddrs`. Empty if lookupd sent none.
+   */
   broadcastAddress: string;
+  /** The name of lookupd's host. */
   hostname: string;
 }
 
 const OK_BYTES = Buffer.from(OK, 'ascii');
 
+/** True when the body is exactly `OK`, lookupd's answer to PING, REGISTER and UNREGISTER. */
 export function isOk(body: Buffer): boolean {
   return body.equals(OK_BYTES);
 }

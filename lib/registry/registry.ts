@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { InvalidNameError, NsqLookupError } from '../errors.js';
+import { InvalidNameError, RegistryFileError } from '../errors.js';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import { describeValue } from '../util/describe-value.js';
 import { writeFileAtomic } from '../util/fs-atomic.js';
@@ -8,32 +8,50 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 
 /** One change to the registry, in the order it happened. */
 export type RegistryChange =
-  | { type: 'topic-added'; topic: string }
-  /** `channels` were the topic's channels, removed with it. */
-  | { type: 'topic-removed'; topic: string; channels: string[] }
-  | { type: 'channel-added'; topic: string; channel: string }
-  | { type: 'channel-removed'; topic: string; channel: string };
+  | {
+      /** A new topic, with no channel yet. */
+      type: 'topic-added';
+      /** Its name. */
+      topic: string;
+    }
+  | {
+      /** A topic removed, and its channels with it. */
+      type: 'topic-removed';
+      /** Its name. */
+      topic: string;
+      /** The channels it had, removed with it (no `channel-removed` for them). */
+      channels: string[];
+    }
+  | {
+      /** A new channel; a `topic-added` comes first if its topic was new. */
+      type: 'channel-added';
+      /** The channel's topic. */
+      topic: string;
+      /** The channel's name. */
+      channel: string;
+    }
+  | {
+      /** A channel removed; its topic stays. */
+      type: 'channel-removed';
+      /** The channel's topic. */
+      topic: string;
+      /** The channel's name. */
+      channel: string;
+    };
 
+/** What {@link Registry} emits, event name to listener arguments. */
 export interface RegistryEvents {
   [event: string]: unknown[];
+  /** Every change, synchronously, in the order made; a call that changes nothing emits nothing. */
   change: [change: RegistryChange];
 }
 
 /** A topic or a topic/channel pair as lookupd registers it. */
 export interface Registration {
+  /** The topic's name. */
   topic: string;
+  /** The channel's name; absent for the topic alone. */
   channel?: string;
-}
-
-/** Raised by {@link Registry.load} for a file that is not a valid registry snapshot. */
-export class RegistryFileError extends NsqLookupError {
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('NSQ_ERR_REGISTRY_FILE', `registry file ${path}: ${message}`, options);
-  }
 }
 
 const FILE_FORMAT = 'nsqd-lookup/registry';
@@ -74,14 +92,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return size;
   }
 
+  /** Whether the topic is registered. */
   hasTopic(topic: string): boolean {
     return this.#topics.has(topic);
   }
 
+  /** Whether the channel is registered on that topic. */
   hasChannel(topic: string, channel: string): boolean {
     return this.#topics.get(topic)?.has(channel) ?? false;
   }
 
+  /** Every topic's name, in the order they were added. */
   topics(): string[] {
     return [...this.#topics.keys()];
   }

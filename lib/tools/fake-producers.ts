@@ -1,25 +1,25 @@
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
 import type { IdentifyInfo } from '../protocol/encoder.js';
+import { checkIdentity } from '../protocol/identity.js';
 import { type Registration, Registry } from '../registry/registry.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { mulberry32 } from '../util/random.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import {
-  checkIdentity,
-  integerAtLeast,
-  nonEmptyText,
-  optionalText,
-  port,
-  positiveNumber,
-} from '../util/validate.js';
+import { integerAtLeast, nonEmptyText, optionalText, port, positiveNumber } from '../util/validate.js';
 
 /** One simulated nsqd: what it tells lookupd about itself and what it registers. */
 export interface FakeProducerSpec {
+  /** What its IDENTIFY says; checked when the fleet is built. */
   identity: IdentifyInfo;
+  /** Topics and channels it registers at start-up (its {@link Registry} starts from a copy). */
   registrations: Registration[];
 }
 
+/**
+ * What {@link FakeProducerFleet} takes: the lookupds, and either explicit `specs` or the shape of the
+ * producers to generate (see {@link generateProducerSpecs}). Only `addresses` is required.
+ */
 export interface FakeProducersOptions {
   /** lookupd TCP addresses every producer registers with. */
   addresses: string[];
@@ -59,7 +59,9 @@ export interface FakeProducersOptions {
   log?: LogFn;
 }
 
+/** A snapshot of the whole fleet, summed over every producer and lookupd. */
 export interface FleetStatus {
+  /** Producers in the fleet. */
   producers: number;
   /** Producers whose start-up has been initiated. */
   started: number;
@@ -67,13 +69,17 @@ export interface FleetStatus {
   connected: number;
   /** Peers in total. */
   peers: number;
+  /** Registrations the lookupds have acknowledged on the current connections. */
   registrationsAcked: number;
+  /** What {@link registrationsAcked} reaches once all are in sync: each registry's size, per lookupd. */
   registrationsExpected: number;
   /** Failed commands and connection attempts so far. */
   errors: number;
+  /** Random topic and channel creations and deletions made so far (see `churnPerSecond`). */
   churnOperations: number;
 }
 
+/** What {@link FakeProducerFleet} emits, event name to listener arguments. */
 export type FleetEvents = {
   [event: string]: unknown[];
   /** During start-up, at most every 100 ms and once all producers have started. */
@@ -134,6 +140,7 @@ export function generateProducerSpecs(options: FakeProducersOptions): FakeProduc
  * nsqadmin and tests a topology to discover.
  */
 export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
+  /** Every producer's identity and registrations, generated or given, checked; index i is producer i. */
   readonly specs: FakeProducerSpec[];
   readonly #options: FakeProducersOptions;
   readonly #loops: LookupLoop[] = [];
@@ -145,8 +152,6 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   #closed = false;
   /** The running start(), settled or not; close() waits for it to settle. */
   #starting: Promise<void> | undefined;
-  /** Ends the wait for each producer's first outcome; close() calls them all. */
-  readonly #awaitingFirstOutcome = new Set<() => void>();
   #random: () => number;
   readonly #connectConcurrency: number;
 
@@ -213,6 +218,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     );
   }
 
+  /** The fleet's counts now, over the producers started so far. */
   status(): FleetStatus {
     let connected = 0;
     let peers = 0;
@@ -248,8 +254,6 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     this.#closed = true;
     if (this.#churnTimer) clearInterval(this.#churnTimer);
     this.#churnTimer = undefined;
-    // A closed loop reports no outcome for a connection it abandons: stop waiting for one.
-    for (const stopWaiting of [...this.#awaitingFirstOutcome]) stopWaiting();
     await Promise.all(this.#loops.map((loop) => loop.close()));
     // So that start() has settled (rejected) by the time close() resolves.
     await this.#starting?.catch(() => undefined);
@@ -274,24 +278,17 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       this.#errors++;
       this.emit('error', index, address, error);
     });
-    // A first outcome per lookupd: connected, or a failed attempt (the loop keeps retrying); or close().
+    // A first outcome per lookupd: connected, a failed attempt (the loop keeps retrying) or a stop; or
+    // close(), which ends the stream.
     const remaining = new Set(this.#options.addresses);
-    await new Promise<void>((resolve) => {
-      const stopWaiting = () => {
-        loop.off('connect', outcome);
-        loop.off('error', outcome);
-        this.#awaitingFirstOutcome.delete(stopWaiting);
-        resolve();
-      };
-      const outcome = (address: string) => {
-        remaining.delete(address);
-        if (remaining.size === 0) stopWaiting();
-      };
-      loop.on('connect', outcome);
-      loop.on('error', outcome);
-      this.#awaitingFirstOutcome.add(stopWaiting);
-      loop.start();
-    });
+    const events = loop.events();
+    loop.start();
+    for await (const event of events) {
+      if (event.type !== 'connected' && event.type !== 'retry-scheduled' && event.type !== 'stopped')
+        continue;
+      remaining.delete(event.address);
+      if (remaining.size === 0) break;
+    }
   }
 
   #startChurn(): void {

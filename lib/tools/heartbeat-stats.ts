@@ -3,6 +3,8 @@
  * the sparkline, per-target state and outages (fed explicit timestamps), and the health verdict.
  */
 
+import { InvalidArgumentError } from '../errors.js';
+
 /** Samples the RTT statistics are computed over, per target (the most recent ones). */
 export const DEFAULT_WINDOW_SIZE = 1000;
 /** Probes shown in a sparkline. */
@@ -42,7 +44,7 @@ export class Ring<T> {
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+      throw new InvalidArgumentError(`ring capacity must be a positive integer, got ${capacity}`);
     }
     this.capacity = capacity;
   }

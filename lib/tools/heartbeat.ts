@@ -1,5 +1,11 @@
 import * as http from 'node:http';
-import { ConnectionError, InvalidArgumentError, NsqLookupError } from '../errors.js';
+import {
+  ConnectionError,
+  HttpCheckError,
+  InvalidArgumentError,
+  NsqLookupError,
+  ThrownValueError,
+} from '../errors.js';
 import { LookupPeer } from '../peer/lookup-peer.js';
 import { splitHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
@@ -74,20 +80,6 @@ export interface HeartbeatEvents {
   outage: [target: string, outage: HeartbeatOutage];
   /** Every target has sent `count` probes (only with `count`). */
   end: [];
-}
-
-/** Failures of an HTTP `/ping` check that reached the server. */
-export class HttpCheckError extends NsqLookupError {
-  constructor(
-    readonly address: string,
-    readonly status: number,
-    readonly body: string,
-  ) {
-    super(
-      'NSQ_ERR_HTTP_CHECK',
-      `lookupd http ${address}: GET /ping answered ${status} ${JSON.stringify(body.slice(0, 100))}, expected 200 "OK"`,
-    );
-  }
 }
 
 /** How a probe reaches its target; resolves with the RTT in ms. */
@@ -263,7 +255,7 @@ class ProbeLoop {
       sample = {
         ok: false,
         at: Date.now(),
-        error: error instanceof Error ? error : new Error(String(error)),
+        error: ThrownValueError.wrap(error),
       };
     }
     if (this.#stopped) return;

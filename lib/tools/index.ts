@@ -2,7 +2,13 @@
  * `nsqd-lookup/tools`: what the command line is built from, for scripts. Simulated brokers, the lookupd
  * heartbeat probe, topology snapshots, the registration health report and lookupd's HTTP API client.
  */
-export { ClosedError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../errors.js';
+export {
+  ClosedError,
+  HttpCheckError,
+  LookupdHttpBodyTooLargeError,
+  LookupdHttpError,
+  SnapshotFileError,
+} from '../errors.js';
 export {
   DEFAULT_MAX_HTTP_BODY_BYTES,
   LookupdHttpClient,
@@ -25,7 +31,6 @@ export {
   type HeartbeatOptions,
   type HeartbeatOutage,
   type HeartbeatSample,
-  HttpCheckError,
   type TargetState,
   type TargetStats,
 } from './heartbeat.js';
@@ -42,7 +47,6 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   loadSnapshot,
-  SnapshotFileError,
   type SnapshotProducer,
   saveSnapshot,
   snapshotToSpecs,

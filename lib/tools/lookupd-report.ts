@@ -9,66 +9,114 @@ import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookup
 export interface ReportProducer {
   /** `broadcast_address:tcp_port`, how consumers tell producers apart. */
   key: string;
+  /** Its host name, from its IDENTIFY (as the first lookupd that lists it has it). */
   hostname: string;
+  /** Where consumers dial it. */
   broadcastAddress: string;
+  /** Its TCP port for consumers. */
   tcpPort: number;
+  /** Its HTTP port. */
   httpPort: number;
+  /** Its nsqd version. */
   version: string;
   /** Age of the freshest heartbeat (PING or any command) any lookupd has from it, in ms. */
   lastHeartbeatAgeMs: number | null;
+  /** HTTP addresses of the lookupds that list it. */
   seenBy: string[];
   /** Problems with its broadcast address (does not resolve, loopback, unspecified). */
   broadcastWarnings: BroadcastWarning[];
 }
 
+/** A producer a lookupd has tombstoned for a topic: until that expires, /lookup omits it for the topic. */
 export interface ReportTombstone {
+  /** HTTP address of the lookupd holding the tombstone. */
   lookupd: string;
+  /** The producer's {@link ReportProducer.key}. */
   producer: string;
+  /** The topic it is tombstoned for. */
   topic: string;
-  /** Epoch ms. */
+  /** When it was tombstoned, epoch ms. */
   tombstonedAt: number;
   /** Until lookupd lets the producer back into /lookup, given `tombstoneLifetimeMs`. */
   remainingMs: number;
 }
 
+/**
+ * A producer or topic that some reachable lookupds list and others do not: a broker that failed to
+ * register with every lookupd, or a topic deleted on one lookupd only. Consumers see different
+ * topologies depending on the lookupd they ask.
+ */
 export interface ReportDisagreement {
+  /** What {@link name} is. */
   kind: 'producer' | 'topic';
+  /** A producer's {@link ReportProducer.key}, or a topic name. */
   name: string;
+  /** HTTP addresses of the lookupds that list it. */
   presentOn: string[];
+  /** HTTP addresses of the reachable lookupds that do not. */
   missingFrom: string[];
 }
 
+/** What {@link buildLookupdReport} found, JSON-serialisable; {@link exitCode} sums it up. */
 export interface LookupdReport {
+  /** When the report was made, epoch ms. */
   at: number;
+  /** One entry per lookupd asked, in the order given. */
   lookupds: Array<{
+    /** The lookupd's HTTP address. */
     httpAddress: string;
+    /** Whether every request to it succeeded; if not, nothing else from it is counted. */
     reachable: boolean;
+    /** Why it was not reachable. */
     error?: string;
+    /** Producers it lists (0 when unreachable). */
     producers: number;
+    /** Topics it lists (0 when unreachable). */
     topics: number;
   }>;
+  /** Every producer any lookupd lists, merged by {@link ReportProducer.key}, sorted by it. */
   producers: ReportProducer[];
-  /** Topics every lookupd lists with no producer left (deleted on brokers, never on lookupd). */
-  ghostTopics: Array<{ lookupd: string; topic: string }>;
-  ghostChannels: Array<{ lookupd: string; topic: string; channel: string }>;
+  /** Topics a lookupd lists with no producer left (deleted on brokers, never on lookupd). */
+  ghostTopics: Array<{
+    /** HTTP address of the lookupd that lists it. */
+    lookupd: string;
+    /** The topic's name. */
+    topic: string;
+  }>;
+  /** Channels a lookupd lists with no producer left, like {@link ghostTopics}. */
+  ghostChannels: Array<{
+    /** HTTP address of the lookupd that lists it. */
+    lookupd: string;
+    /** The channel's topic. */
+    topic: string;
+    /** The channel's name. */
+    channel: string;
+  }>;
+  /** Every tombstone on every lookupd; an expired one stays listed, with `remainingMs` 0. */
   tombstones: ReportTombstone[];
   /** Producers heard from longer ago than `staleAfterMs`. */
   staleProducers: string[];
+  /** Producers and topics the reachable lookupds do not agree on; empty with fewer than two. */
   disagreements: ReportDisagreement[];
   /** 0 healthy; 1 warnings (ghosts, tombstones, stale or badly advertised producers); 2 a lookupd is unreachable or lookupds disagree. */
   exitCode: 0 | 1 | 2;
 }
 
+/** What {@link buildLookupdReport} takes; only `httpAddresses` is required. */
 export interface ReportOptions {
+  /** lookupd HTTP addresses (`host:port`), each asked in turn. */
   httpAddresses: string[];
   /** lookupd's `--tombstone-lifetime` (not exposed over HTTP), in ms; default 45 s. */
   tombstoneLifetimeMs?: number;
   /** Heartbeat age above which a producer counts as stale, in ms; default 60 s (nsqd PINGs every 15 s). */
   staleAfterMs?: number;
+  /** Deadline of each HTTP request, in ms (default 5000). */
   timeoutMs?: number;
   /** Largest HTTP body read from a lookupd (default 256 MiB); see {@link LookupdHttpClientOptions}. */
   maxBodyBytes?: number;
+  /** Name resolution for the producers' broadcast address check (default: the system's). */
   resolve?: Resolver;
+  /** The clock, epoch ms (default `Date.now`); specs pass a fixed one. */
   now?: () => number;
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
-import { InvalidArgumentError, NsqLookupError } from '../errors.js';
+import { InvalidArgumentError, SnapshotFileError } from '../errors.js';
 import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { Registration } from '../registry/registry.js';
@@ -11,47 +11,54 @@ import type { FakeProducerSpec } from './fake-producers.js';
 
 /** A lookupd's producers with what each registered: enough to replay it as fake producers. */
 export interface TopologySnapshot {
+  /** Always `nsqd-lookup/topology`: tells a snapshot from any other msgpack file. */
   format: typeof SNAPSHOT_FORMAT;
+  /** The file layout's version; this build reads 1 only. */
   version: typeof SNAPSHOT_VERSION;
   /** ISO 8601 time of the capture. */
   savedAt: string;
   /** The lookupd HTTP address it was read from. */
   source: string;
+  /** Every producer lookupd listed in `/nodes`. */
   producers: SnapshotProducer[];
 }
 
+/** One producer of a {@link TopologySnapshot}: its IDENTIFY and its topics, as lookupd listed them. */
 export interface SnapshotProducer {
+  /** Its host name. */
   hostname: string;
+  /** Where consumers dial it. */
   broadcastAddress: string;
+  /** Its TCP port for consumers. */
   tcpPort: number;
+  /** Its HTTP port. */
   httpPort: number;
+  /** Its nsqd version. */
   version: string;
+  /** Its `--topology-zone`, `""` if none. */
   topologyZone: string;
+  /** Its `--topology-region`, `""` if none. */
   topologyRegion: string;
-  topics: Array<{ name: string; channels: string[] }>;
+  /** What it registered; a capture sorts topics and channels by name. */
+  topics: Array<{
+    /** The topic's name. */
+    name: string;
+    /** Every channel lookupd lists for the topic: lookupd does not say which producer has which. */
+    channels: string[];
+  }>;
 }
 
 export const SNAPSHOT_FORMAT = 'nsqd-lookup/topology';
 export const SNAPSHOT_VERSION = 1;
 
-export class SnapshotFileError extends NsqLookupError {
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('NSQ_ERR_SNAPSHOT_FILE', `snapshot ${path}: ${message}`, options);
-  }
-}
-
 /**
  * Reads a live lookupd's topology over HTTP (`/nodes`, then `/channels` per topic). lookupd's HTTP API
  * does not say which producer registered which channel, so each producer is given every channel
- * lookupd lists for each of its topics. `options` is the HTTP client's, or its timeout in ms.
+ * lookupd lists for each of its topics. `options` are the HTTP client's.
  */
 export async function captureSnapshot(
   httpAddress: string,
-  options: LookupdHttpClientOptions | number = 5000,
+  options: LookupdHttpClientOptions = {},
 ): Promise<TopologySnapshot> {
   const client = new LookupdHttpClient(httpAddress, options);
   const nodes = await client.nodes();
@@ -76,6 +83,7 @@ export async function captureSnapshot(
   };
 }
 
+/** The snapshot as msgpack bytes, what {@link saveSnapshot} writes and {@link decodeSnapshot} reads. */
 export function encodeSnapshot(snapshot: TopologySnapshot): Buffer {
   return pack(snapshot);
 }
@@ -180,10 +188,15 @@ function validateProducer(raw: unknown, index: number, path: string): SnapshotPr
   return result;
 }
 
+/**
+ * Writes the snapshot to `path` atomically (temporary file, fsync, rename): a reader, even after a
+ * crash, finds the old file or the new one, never a mix.
+ */
 export async function saveSnapshot(snapshot: TopologySnapshot, path: string): Promise<void> {
   await writeFileAtomic(path, encodeSnapshot(snapshot));
 }
 
+/** Reads and validates a file written by {@link saveSnapshot}, as {@link decodeSnapshot} does. */
 export async function loadSnapshot(path: string): Promise<TopologySnapshot> {
   let bytes: Buffer;
   try {

@@ -1,7 +1,10 @@
 import { InvalidArgumentError } from '../errors.js';
 
+/** An address split by {@link splitHostPort}. */
 export interface HostPort {
+  /** Host name or IP literal, without the brackets of an IPv6 one; may be empty (`:4160`). */
   host: string;
+  /** The port number, 0-65535. */
   port: number;
 }
 

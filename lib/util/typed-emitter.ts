@@ -7,21 +7,25 @@ export type EventMap = { [event: string]: unknown[] };
 export class TypedEmitter<Events extends EventMap> {
   readonly #emitter = new EventEmitter();
 
+  /** Calls `listener` on every `event` until {@link off} removes it; returns this for chaining. */
   on<E extends keyof Events & string>(event: E, listener: (...args: Events[E]) => void): this {
     this.#emitter.on(event, listener as (...args: unknown[]) => void);
     return this;
   }
 
+  /** Calls `listener` on the next `event` only. */
   once<E extends keyof Events & string>(event: E, listener: (...args: Events[E]) => void): this {
     this.#emitter.once(event, listener as (...args: unknown[]) => void);
     return this;
   }
 
+  /** Removes a listener added with {@link on} or {@link once}; does nothing for an unknown one. */
   off<E extends keyof Events & string>(event: E, listener: (...args: Events[E]) => void): this {
     this.#emitter.off(event, listener as (...args: unknown[]) => void);
     return this;
   }
 
+  /** How many listeners `event` has now. */
   listenerCount<E extends keyof Events & string>(event: E): number {
     return this.#emitter.listenerCount(event);
   }

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { IdentifyInfo } from '../protocol/encoder.js';
 import { describeValue } from './describe-value.js';
 
 /**
@@ -74,22 +73,4 @@ export function optionalText(name: string, value: unknown): string | undefined {
     throw new InvalidArgumentError(`${name} must be a string, got ${typeof value}`);
   }
   return value;
-}
-
-/**
- * What IDENTIFY needs, as nsqlookupd checks it (it refuses an empty broadcast address or version and
- * a port outside 1-65535). `option` names where the identity came from, e.g. `identity`.
- */
-export function checkIdentity(info: IdentifyInfo, option = 'identity'): IdentifyInfo {
-  if (info === null || typeof info !== 'object') {
-    throw new InvalidArgumentError(`${option} must be an object, got ${String(info)}`);
-  }
-  nonEmptyText(`${option}.broadcastAddress`, info.broadcastAddress);
-  nonEmptyText(`${option}.version`, info.version);
-  port(`${option}.tcpPort`, info.tcpPort);
-  port(`${option}.httpPort`, info.httpPort);
-  optionalText(`${option}.hostname`, info.hostname);
-  optionalText(`${option}.topologyZone`, info.topologyZone);
-  optionalText(`${option}.topologyRegion`, info.topologyRegion);
-  return info;
 }

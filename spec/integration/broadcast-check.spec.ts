@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { portOf } from '../../harness/targets.js';
 import { checkBroadcastAddress, type Resolver } from '../../lib/diagnostics/broadcast-check.js';
+import { ClosedError } from '../../lib/errors.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useFakeClock } from '../support/fake-clock.js';
 import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
-import { refusedAddress } from '../support/unreachable.js';
+import { refusedAddress, UnacceptingListener } from '../support/unreachable.js';
+import { eventually } from '../support/wait.js';
 
 /** Fake DNS: no query leaves the machine. */
 const resolver: Resolver = async (host) => {
@@ -134,5 +137,72 @@ describe('broadcast address check', () => {
     const warned = new Promise((resolve) => loop.once('warning', resolve));
     loop.start();
     assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
+  });
+
+  describe('a verification dial that never answers', () => {
+    let listener: UnacceptingListener;
+    let port: number;
+    beforeEach(async () => {
+      listener = await UnacceptingListener.start();
+      cleanup(() => listener.stop());
+      port = portOf(listener.address);
+    });
+
+    /** Watches a promise without awaiting it. */
+    const watch = <T>(promise: Promise<T>) => {
+      const seen: { settled: boolean; error?: unknown } = { settled: false };
+      promise.then(
+        () => {
+          seen.settled = true;
+        },
+        (error: unknown) => {
+          seen.settled = true;
+          seen.error = error;
+        },
+      );
+      return seen;
+    };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    it("is cut short by its abort signal, with the signal's reason, its timer cleared", async () => {
+      const clock = useFakeClock(cleanup);
+      const controller = new AbortController();
+      const check = watch(
+        checkBroadcastAddress({
+          identity: identity('127.0.0.1', port, port),
+          lookupdAddresses: [],
+          verifyReachable: true,
+          signal: controller.signal,
+        }),
+      );
+      await eventually(() => clock.countTimers() === 1, 'the dial timer is armed');
+      assert.equal(clock.referenced, 0, "the dial timer is unref'd");
+      const reason = new Error('stop');
+      controller.abort(reason);
+      await turn();
+      assert.equal(check.settled, true, 'the check settled on abort, with no time advanced');
+      assert.equal(check.error, reason);
+      assert.equal(clock.countTimers(), 0, 'the dial timer is cleared');
+    });
+
+    it('is aborted by LookupLoop.close(): the check rejects with ClosedError', async () => {
+      const clock = useFakeClock(cleanup);
+      const loop = new LookupLoop({
+        addresses: [],
+        identity: identity('127.0.0.1', port, port),
+        registry: new Registry(),
+        verifyReachable: true,
+      });
+      cleanup(() => loop.close());
+      const check = watch(loop.checkBroadcastAddress());
+      await eventually(() => clock.countTimers() === 1, 'the dial timer is armed');
+      await loop.close();
+      await turn();
+      assert.equal(check.settled, true, 'the check settled on close(), with no time advanced');
+      assert.ok(check.error instanceof ClosedError, String(check.error));
+      assert.equal(clock.countTimers(), 0, 'the dial timer is cleared');
+      // A check asked for after close() is refused at once.
+      await assert.rejects(loop.checkBroadcastAddress(), ClosedError);
+    });
   });
 });

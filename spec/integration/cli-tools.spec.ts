@@ -186,3 +186,26 @@ describe('nsqd-lookup demo', () => {
     assert.match(stdout, /channels: {2}billing, fraud-check, shipping/);
   });
 });
+
+describe('CLI exit codes for a command-line mistake', () => {
+  it('is 2 for every command, and 3 (UNKNOWN) for the monitoring commands heartbeat and status', async () => {
+    const expected: Record<string, number> = {
+      demo: 2,
+      'fake-producers': 2,
+      snapshot: 2,
+      lookupd: 2,
+      heartbeat: 3,
+      status: 3,
+    };
+    const runs = Object.keys(expected).map(async (command) => {
+      const { code, stderr } = await spawnCli([command, '--no-such-flag']).done;
+      return [command, { code, hint: stderr.includes(`nsqd-lookup ${command} --help`) }] as const;
+    });
+    const results = Object.fromEntries(await Promise.all(runs));
+    assert.deepEqual(
+      results,
+      Object.fromEntries(Object.entries(expected).map(([command, code]) => [command, { code, hint: true }])),
+    );
+    assert.equal((await spawnCli(['no-such-command']).done).code, 2);
+  });
+});

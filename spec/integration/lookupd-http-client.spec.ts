@@ -123,7 +123,7 @@ describe('LookupdHttpClient body limit', () => {
     const client = new LookupdHttpClient('127.0.0.1:4161');
     assert.equal(client.maxBodyBytes, 256 * 1024 * 1024);
     assert.equal(client.timeoutMs, 5000);
-    assert.equal(new LookupdHttpClient('127.0.0.1:4161', 1234).timeoutMs, 1234);
+    assert.equal(new LookupdHttpClient('127.0.0.1:4161', { timeoutMs: 1234 }).timeoutMs, 1234);
     for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(
         () => new LookupdHttpClient('127.0.0.1:4161', { maxBodyBytes: bad }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FaultProxy } from '../../harness/fault-proxy.js';
-import { LOOKUPD_TARGETS } from '../../harness/targets.js';
+import { LOOKUPD_TARGETS, portOf } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
@@ -12,7 +12,8 @@ import { refusedAddress } from '../support/unreachable.js';
 import { eventually } from '../support/wait.js';
 
 /** Lets real I/O and promise chains run until `condition` holds, without moving the fake clock. */
-const until = (condition: () => boolean, what: string) => eventually(condition, what, { pollMs: 1 });
+const until = (condition: () => boolean, what: string, timeoutMs = 5000) =>
+  eventually(condition, what, { pollMs: 1, timeoutMs });
 
 describe('LookupLoop reconnect backoff (fake clock)', () => {
   const cleanup = useCleanup();
@@ -84,6 +85,45 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
   });
 
   for (const target of LOOKUPD_TARGETS) {
+    it(`with default options, a lookupd back after a 60 s outage is dialled within maxDelayMs (2 s) of listening (${target.name})`, async () => {
+      const address = await refusedAddress();
+      const port = portOf(address);
+      const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout', 'Date']);
+      const registry = new Registry([{ topic: 'back', channel: 'again' }]);
+      const loop = new LookupLoop({
+        addresses: [address],
+        identity: IDENTITY,
+        registry,
+        checkBroadcastAddress: false,
+      });
+      cleanup(() => loop.close());
+      const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
+      let connectedAt: number | undefined;
+      loop.on('status', (event) => {
+        if (event.type === 'retry-scheduled') retries.push(event);
+        if (event.type === 'connected') connectedAt = clock.now;
+      });
+      loop.start();
+      // 60 s of refused dials, the backoff's delays taken one by one on the fake clock.
+      while (clock.now < 60_000) {
+        const seen = retries.length;
+        await until(() => retries.length > seen, 'the failed dial scheduled a retry');
+        await clock.tickAsync(retries.at(-1)!.delayMs);
+      }
+      await until(() => retries.length > 0 && clock.now < retries.at(-1)!.nextRetryAt, 'a retry is pending');
+      const lookupd = await target.start({ tcpPort: port });
+      cleanup(() => lookupd.close());
+      const listeningAt = clock.now;
+      // From here on only the pending delay stands between lookupd and its broker.
+      await clock.tickAsync(retries.at(-1)!.nextRetryAt - clock.now);
+      await until(() => connectedAt !== undefined, 'the broker connected', 20_000);
+      assert.ok(
+        connectedAt! - listeningAt <= 2000,
+        `connected ${connectedAt! - listeningAt} ms after lookupd listened`,
+      );
+      assert.ok(Math.max(...retries.map((r) => r.delayMs)) <= 2000, 'no delay above the default cap');
+    });
+
     it(`a lookupd that accepts, takes the whole registry and drops gets the backoff's schedule, not a storm (${target.name})`, async () => {
       const lookupd = await target.start();
       cleanup(() => lookupd.close());

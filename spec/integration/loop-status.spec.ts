@@ -140,13 +140,13 @@ for (const target of LOOKUPD_TARGETS) {
       assert.equal((await loop.events().next()).done, true);
     });
 
-    it('events() keeps the newest bufferSize events for a reader that lags, counting what it dropped', async () => {
+    it('events() keeps the newest maxBuffered events for a reader that lags, counting what it dropped', async () => {
       const server = await target.start();
       cleanup(() => server.close());
       const registry = new Registry();
       const loop = new LookupLoop({ addresses: [server.tcpAddress], identity: IDENTITY, registry });
       cleanup(() => loop.close());
-      const stream = loop.events({ bufferSize: 2 });
+      const stream = loop.events({ maxBuffered: 2 });
       const synced = new Promise<void>((resolve) =>
         loop.on('status', (event) => event.type === 'in-sync' && resolve()),
       );

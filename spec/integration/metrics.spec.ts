@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import { Counter, Registry as MetricsRegistry } from 'prom-client';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
@@ -82,6 +83,61 @@ describe('Prometheus metrics', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     parseExposition(await response.text());
+  });
+
+  it("dispose() on a shared prom-client registry removes only this loop's metrics", async () => {
+    const shared = new MetricsRegistry();
+    const requests = new Counter({ name: 'app_requests_total', help: "the app's own", registers: [shared] });
+    requests.inc(5);
+    const loop = new LookupLoop({ addresses: [], identity: IDENTITY, registry: new Registry() });
+    cleanup(() => loop.close());
+    const metrics = createLookupMetrics(loop, { registry: shared });
+    const ours = shared
+      .getMetricsAsArray()
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith('nsqd_lookup_'));
+    assert.ok(ours.length > 0);
+
+    metrics.dispose();
+
+    assert.deepEqual(
+      shared.getMetricsAsArray().map((metric) => metric.name),
+      ['app_requests_total'],
+    );
+    const families = parseExposition(await shared.metrics());
+    assert.equal(families.get('app_requests_total')?.samples[0]?.value, 5);
+  });
+
+  it('takes one stats snapshot per scrape, shared by every metric, and a fresh one for the next', async () => {
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
+    const loop = new LookupLoop({
+      addresses: [address],
+      identity: IDENTITY,
+      registry: new Registry([{ topic: 't', channel: 'a' }]),
+    });
+    cleanup(() => loop.close());
+    const metrics = createLookupMetrics(loop);
+    cleanup(() => metrics.dispose());
+    const connected = nextLoopEvent(loop.events({ address }), 'connected');
+    loop.start();
+    await connected;
+    await loop.settled();
+    let snapshots = 0;
+    for (const method of ['stats', 'status'] as const) {
+      const original = loop[method].bind(loop) as () => never;
+      loop[method] = () => {
+        snapshots++;
+        return original();
+      };
+    }
+
+    const first = parseExposition(await metrics.registry.metrics());
+    assert.equal(snapshots, 1);
+    assert.equal(first.get('nsqd_lookup_in_sync')?.samples[0]?.value, 1);
+    await metrics.registry.metrics();
+    assert.equal(snapshots, 2);
   });
 
   it('the exposition reader rejects invalid text (so the check above can fail)', () => {

@@ -156,6 +156,25 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  /** A strict tsconfig in the app that checks `file` against the installed package's types. */
+  function writeTsconfig(name: string, file: string): Promise<void> {
+    return writeFile(
+      join(app, name),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          typeRoots: [join(REPO, 'node_modules/@types')],
+        },
+        files: [file],
+      }),
+    );
+  }
+
   it('ships the compiled entry points and types, not the sources, specs or source maps', () => {
     for (const required of [
       'package.json',
@@ -240,21 +259,7 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
 
   it("the README's API sketch typechecks against the packed .d.ts", async () => {
     await writeFile(join(app, 'sketch.ts'), await readmeSketch());
-    await writeFile(
-      join(app, 'tsconfig.sketch.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noEmit: true,
-          types: ['node'],
-          typeRoots: [join(REPO, 'node_modules/@types')],
-        },
-        files: ['sketch.ts'],
-      }),
-    );
+    await writeTsconfig('tsconfig.sketch.json', 'sketch.ts');
     await sh(
       process.execPath,
       [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.sketch.json'],
@@ -298,21 +303,7 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
 
   it("typechecks a TypeScript consumer against the packed .d.ts with this repo's tsc", async () => {
     await writeFile(join(app, 'consumer.ts'), TS_CONSUMER);
-    await writeFile(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noEmit: true,
-          types: ['node'],
-          typeRoots: [join(REPO, 'node_modules/@types')],
-        },
-        files: ['consumer.ts'],
-      }),
-    );
+    await writeTsconfig('tsconfig.json', 'consumer.ts');
     await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
     // The same check must be able to fail: a wrong type makes tsc exit non-zero.
     await writeFile(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { stripVTControlCharacters } from 'node:util';
 import { liveLines } from '../../lib/cli/heartbeat.js';
-import { ConnectionError } from '../../lib/errors.js';
+import { ConnectionError, InvalidArgumentError } from '../../lib/errors.js';
 import {
   backoffDelayMs,
   exitCodeOf,
@@ -63,7 +63,7 @@ describe('heartbeat statistics', () => {
     });
 
     it('refuses a capacity below 1', () => {
-      assert.throws(() => new Ring(0), RangeError);
+      assert.throws(() => new Ring(0), InvalidArgumentError);
     });
   });
 

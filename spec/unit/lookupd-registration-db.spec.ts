@@ -168,13 +168,17 @@ describe('lookupd RegistrationDB', () => {
       db.addProducer('topic', 't2', '', p);
       const [producer] = db.findProducers('topic', 't1', '');
       producer!.tombstone(1000);
-      assert.equal(producer!.tombstoned, true);
+      assert.equal(producer!.tombstonedAt, 1000);
       assert.equal(producer!.isTombstoned(45_000, 1000), true);
       assert.equal(producer!.isTombstoned(45_000, 45_999), true);
       assert.equal(producer!.isTombstoned(45_000, 46_000), false, 'expires at exactly the lifetime');
-      assert.equal(producer!.tombstoned, true, 'the flag itself stays (as /debug shows)');
+      assert.equal(producer!.tombstonedAt, 1000, 'the time itself stays (as /debug shows)');
       assert.equal(producer!.isTombstoned(0, 1000), false, 'a lifetime of 0 never tombstones');
-      assert.equal(db.findProducers('topic', 't2', '')[0]!.tombstoned, false, 'the other topic is untouched');
+      assert.equal(
+        db.findProducers('topic', 't2', '')[0]!.tombstonedAt,
+        undefined,
+        'the other topic is untouched',
+      );
     });
 
     it('filterByActive drops producers silent for more than the timeout, and tombstoned ones', () => {

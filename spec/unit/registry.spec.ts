@@ -5,8 +5,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
-import { InvalidNameError } from '../../lib/errors.js';
-import { Registry, type RegistryChange, RegistryFileError } from '../../lib/registry/registry.js';
+import { InvalidNameError, RegistryFileError } from '../../lib/errors.js';
+import { Registry, type RegistryChange } from '../../lib/registry/registry.js';
 import { useCleanup } from '../support/harness.js';
 
 describe('Registry', () => {

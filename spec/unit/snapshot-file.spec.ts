@@ -3,12 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
-import {
-  decodeSnapshot,
-  loadSnapshot,
-  SnapshotFileError,
-  type TopologySnapshot,
-} from '../../lib/tools/snapshot.js';
+import { SnapshotFileError } from '../../lib/errors.js';
+import { decodeSnapshot, loadSnapshot, type TopologySnapshot } from '../../lib/tools/snapshot.js';
 import { useCleanup } from '../support/harness.js';
 
 function snapshot(): TopologySnapshot {
