@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import type * as net from 'node:net';
+import { realTimers } from './real-timers.js';
 
 /**
  * Sees every socket this process dials (`net.connect`, through Node's `net.client.socket` diagnostics
@@ -46,12 +47,12 @@ export class ClientSockets {
         done();
         reject(new Error(`client socket closed after reading ${socket.bytesRead} of ${bytes} bytes`));
       };
-      const timer = setTimeout(() => {
+      const timer = realTimers.setTimeout(() => {
         done();
         reject(new Error(`client socket read ${socket.bytesRead} of ${bytes} bytes in ${timeoutMs} ms`));
       }, timeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        realTimers.clearTimeout(timer);
         socket.off('data', onData);
         socket.off('close', onClose);
       };

@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FrameReader } from './v1-frames.js';
 
 /**
- * A TCP proxy between a client and a lookupd (embedded, real or scripted) with fault switches, for
+ * A TCP proxy between a client and a lookupd (embedded, real or fake) with fault switches, for
  * peer and loop tests. It listens on 127.0.0.1 port 0 and forwards both ways; it tracks the response
  * framing lookupd → client ([int32 size][body]) so that faults can strike at a frame boundary or
  * inside a frame.
@@ -34,16 +35,13 @@ export type Fault =
   | { type: 'garbage'; bytes: Buffer; afterFrames?: number }
   | { type: 'close-after'; afterFrames: number };
 
-/** Frames larger than this are not lookupd's; the proxy stops tracking frames and just forwards. */
-const MAX_TRACKED_FRAME = 64 * 1024 * 1024;
-
 class ProxiedConnection {
   readonly closed: Promise<void>;
   upstream: net.Socket | undefined;
   /** Response frames completed since the current fault was set. */
   framesSinceFault = 0;
-  #header: number[] = [];
-  #bodyLeft = 0;
+  /** The response framing, counted (bodies are not kept) so faults strike at or inside a frame. */
+  readonly #frames = new FrameReader({ keepBodies: false });
   #tracking = true;
   #cutting: Buffer | undefined;
   #toClient: Promise<void> = Promise.resolve();
@@ -105,31 +103,20 @@ class ProxiedConnection {
     }
     let i = 0;
     while (i < chunk.length && this.#tracking) {
-      if (this.#header.length === 0 && this.#bodyLeft === 0 && this.#strikesNow(fault)) {
+      if (this.#frames.atBoundary && this.#strikesNow(fault)) {
         this.#toClientBytes(fault, chunk.subarray(0, i));
         this.#strike(fault, chunk.subarray(i));
         return;
       }
-      if (this.#bodyLeft > 0) {
-        const n = Math.min(this.#bodyLeft, chunk.length - i);
-        i += n;
-        this.#bodyLeft -= n;
-        if (this.#bodyLeft === 0) this.framesSinceFault++;
-        if (this.#closesNow(fault)) {
-          this.#toClientBytes(fault, chunk.subarray(0, i));
-          this.#close();
-          return;
-        }
-        continue;
+      const { end, frame } = this.#frames.readFrame(chunk, i);
+      i = end;
+      if (this.#frames.garbage !== undefined) {
+        this.#tracking = false;
+        break;
       }
-      this.#header.push(chunk[i++]!);
-      if (this.#header.length < 4) continue;
-      const size = Buffer.from(this.#header).readInt32BE(0);
-      this.#header = [];
-      if (size < 0 || size > MAX_TRACKED_FRAME) this.#tracking = false;
-      else if (size === 0) this.framesSinceFault++;
-      else this.#bodyLeft = size;
-      if (size === 0 && this.#closesNow(fault)) {
+      if (!frame) continue;
+      this.framesSinceFault++;
+      if (this.#closesNow(fault)) {
         this.#toClientBytes(fault, chunk.subarray(0, i));
         this.#close();
         return;

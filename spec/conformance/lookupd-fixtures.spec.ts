@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { loadScenarios, lookupdFixtureFiles } from '../support/fixtures.js';
-import { REPLAY_TARGETS, replayScenario } from '../support/replay.js';
+import { replayScenario } from '../support/replay-runner.js';
+import { REPLAY_TARGETS } from '../support/replay-targets.js';
 
 /**
  * Every recorded nsqlookupd v1.3.0 scenario, replayed byte for byte on a fresh server per scenario:

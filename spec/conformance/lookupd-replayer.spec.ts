@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { FixtureScenario, FixtureStep } from '../support/fixtures.js';
-import { REPLAY_TARGETS, replayScenario } from '../support/replay.js';
+import { replayScenario } from '../support/replay-runner.js';
+import { REPLAY_TARGETS } from '../support/replay-targets.js';
 
 /**
  * The replayer's handling of what the recordings in spec/fixtures do not show but the format

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
+import { useCleanup } from '../support/harness.js';
 import {
   brokerFor,
-  Cleanup,
   channelStats,
   countBodies,
   deferPublish,
@@ -24,14 +24,13 @@ import { eventually } from '../support/wait.js';
 for (const target of LOOKUPD_TARGETS) {
   describe(`example broker with nsqjs, through the ${target.name}`, function () {
     this.timeout(30_000);
-    const cleanup = new Cleanup();
+    const cleanup = useCleanup();
     let lookupd: RunningLookupd;
 
     beforeEach(async () => {
       lookupd = await target.start();
-      cleanup.add(() => lookupd.close());
+      cleanup(() => lookupd.close());
     });
-    afterEach(() => cleanup.run());
 
     const startBroker = (options = {}) =>
       brokerFor(cleanup, { lookupdTcpAddresses: [lookupd.tcpAddress], ...options });

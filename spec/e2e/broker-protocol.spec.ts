@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NSQD_BIN } from '../../harness/oracle.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
-import { brokerFor, Cleanup } from '../support/nsqjs-clients.js';
+import { type Cleanup, useCleanup } from '../support/harness.js';
+import { brokerFor } from '../support/nsqjs-clients.js';
 import { RawV2, type RunningNsqd, startRealNsqd } from '../support/raw-v2.js';
 import { command, identify, int32, MAGIC, mpubBody } from '../support/v2-wire-builder.js';
 import { eventually } from '../support/wait.js';
@@ -31,7 +32,7 @@ const realNsqd: Server = {
   name: 'real nsqd',
   async start(cleanup, options = {}) {
     const nsqd = await startRealNsqd(options.maxMsgSize ? [`--max-msg-size=${options.maxMsgSize}`] : []);
-    cleanup.add(() => nsqd.close());
+    cleanup(() => nsqd.close());
     return nsqd;
   },
 };
@@ -301,17 +302,16 @@ async function assertClosed(client: RawV2, expected: number): Promise<void> {
 for (const server of SERVERS) {
   describe(`V2 protocol and HTTP API, ${server.name}`, function () {
     this.timeout(30_000);
-    const cleanup = new Cleanup();
+    const cleanup = useCleanup();
     let nsqd: RunningNsqd;
 
     beforeEach(async () => {
       nsqd = await server.start(cleanup);
     });
-    afterEach(() => cleanup.run());
 
     const open = async () => {
       const client = await RawV2.connect(nsqd.tcpAddress);
-      cleanup.add(() => client.destroy());
+      cleanup(() => client.destroy());
       return client;
     };
 
@@ -506,13 +506,12 @@ for (const server of SERVERS) {
 
 describe('V2 protocol, example broker only', function () {
   this.timeout(30_000);
-  const cleanup = new Cleanup();
-  afterEach(() => cleanup.run());
+  const cleanup = useCleanup();
 
   it('refuses a command line over 16 KiB without waiting for its end (nsqd hangs up silently)', async () => {
     const broker = await brokerFor(cleanup);
     const client = await RawV2.connect(broker.tcpAddress);
-    cleanup.add(() => client.destroy());
+    cleanup(() => client.destroy());
     client.send(MAGIC, Buffer.alloc(16 * 1024 + 1, 'A'));
     assert.equal(await client.nextText(), 'error: E_INVALID command line longer than 16384 bytes');
     await client.closed;
@@ -521,7 +520,7 @@ describe('V2 protocol, example broker only', function () {
   it('applies its own maxMsgSize and maxBodySize to PUB, MPUB and HTTP', async () => {
     const broker = await brokerFor(cleanup, { maxMsgSize: 10, maxBodySize: 40 });
     const client = await RawV2.connect(broker.tcpAddress);
-    cleanup.add(() => client.destroy());
+    cleanup(() => client.destroy());
     client.send(MAGIC, command('PUB t', '0123456789'), command('MPUB t', mpubBody(['0123456789', 'x'])));
     assert.equal(await client.nextText(), 'response: OK');
     assert.equal(await client.nextText(), 'response: OK');
@@ -538,7 +537,7 @@ describe('V2 protocol, example broker only', function () {
   it('registers topics and channels the moment PUB, SUB or HTTP creates them', async () => {
     const broker = await brokerFor(cleanup);
     const client = await RawV2.connect(broker.tcpAddress);
-    cleanup.add(() => client.destroy());
+    cleanup(() => client.destroy());
     client.send(MAGIC, command('PUB by-pub', 'x'));
     assert.equal(await client.nextText(), 'response: OK');
     assert.ok(broker.registry.hasTopic('by-pub'));
@@ -554,7 +553,7 @@ describe('V2 protocol, example broker only', function () {
 
   it("shows each lookupd's LookupLoop.status() in /stats", async () => {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
-    cleanup.add(() => lookupd.close());
+    cleanup(() => lookupd.close());
     const broker = await brokerFor(cleanup, { lookupdTcpAddresses: [lookupd.tcpAddress] });
     await fetch(`http://${broker.httpAddress}/topic/create?topic=seen`, { method: 'POST' });
     await fetch(`http://${broker.httpAddress}/channel/create?topic=seen&channel=c`, { method: 'POST' });
@@ -572,7 +571,7 @@ describe('V2 protocol, example broker only', function () {
 
   it('with dataPath, keeps its durable topics and channels across restarts', async () => {
     const dataPath = await mkdtemp(join(tmpdir(), 'example-broker-'));
-    cleanup.add(() => rm(dataPath, { recursive: true, force: true }));
+    cleanup(() => rm(dataPath, { recursive: true, force: true }));
     const first = await brokerFor(cleanup, { dataPath });
     await fetch(`http://${first.httpAddress}/topic/create?topic=kept`, { method: 'POST' });
     await fetch(`http://${first.httpAddress}/channel/create?topic=kept&channel=c`, { method: 'POST' });
@@ -589,7 +588,7 @@ describe('V2 protocol, example broker only', function () {
   it('refuses to publish past memQueueSize instead of growing without bound', async () => {
     const broker = await brokerFor(cleanup, { memQueueSize: 2 });
     const client = await RawV2.connect(broker.tcpAddress);
-    cleanup.add(() => client.destroy());
+    cleanup(() => client.destroy());
     client.send(MAGIC, command('MPUB full', mpubBody(['1', '2'])));
     assert.equal(await client.nextText(), 'response: OK');
     const http = await fetch(`http://${broker.httpAddress}/pub?topic=full`, { method: 'POST', body: '3' });
@@ -611,7 +610,7 @@ describe('V2 protocol, example broker only', function () {
     };
     for (let round = 0; round < 50; round++) {
       const client = await RawV2.connect(broker.tcpAddress);
-      cleanup.add(() => client.destroy());
+      cleanup(() => client.destroy());
       const garbage = Buffer.from(Array.from({ length: 1 + (random() % 64) }, () => random() % 256));
       const prefixes = [
         command('PUB t'),

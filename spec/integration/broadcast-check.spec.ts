@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { portOf } from '../../harness/targets.js';
 import { checkBroadcastAddress, type Resolver } from '../../lib/diagnostics/broadcast-check.js';
 import { ClosedError } from '../../lib/errors.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { FakeClock } from '../support/fake-clock.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { refusedAddress, UnacceptingListener } from '../support/unreachable.js';
 import { eventually } from '../support/wait.js';
 
 /** Fake DNS: no query leaves the machine. */
@@ -31,6 +33,8 @@ const identity = (broadcastAddress: string, tcpPort = 4150, httpPort = 4151) => 
 });
 
 describe('broadcast address check', () => {
+  const cleanup = useCleanup();
+
   it('warns for localhost when a lookupd is on another host, and names the flag to set', async () => {
     const warnings = await checkBroadcastAddress({
       identity: identity('localhost'),
@@ -104,58 +108,44 @@ describe('broadcast address check', () => {
   it('verifyReachable dials the advertised ports and reports the one that does not answer', async () => {
     const listening = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const closedPort = (closed.address() as net.AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    try {
-      const tcpPort = (listening.address() as net.AddressInfo).port;
-      const warnings = await checkBroadcastAddress({
-        identity: identity('127.0.0.1', tcpPort, closedPort),
-        lookupdAddresses: ['127.0.0.1:4160'],
-        verifyReachable: true,
-        resolve: resolver,
-      });
-      assert.deepEqual(
-        warnings.map((w) => w.code),
-        ['BROADCAST_HTTP_UNREACHABLE'],
-      );
-      assert.match(warnings[0]!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
-    } finally {
-      await new Promise((resolve) => listening.close(resolve));
-    }
+    cleanup(() => new Promise((resolve) => listening.close(resolve)));
+    const closedPort = portOf(await refusedAddress());
+    const tcpPort = (listening.address() as net.AddressInfo).port;
+    const warnings = await checkBroadcastAddress({
+      identity: identity('127.0.0.1', tcpPort, closedPort),
+      lookupdAddresses: ['127.0.0.1:4160'],
+      verifyReachable: true,
+      resolve: resolver,
+    });
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['BROADCAST_HTTP_UNREACHABLE'],
+    );
+    assert.match(warnings[0]!.message, new RegExp(`127\\.0\\.0\\.1:${closedPort}.*ECONNREFUSED`));
   });
 
   it('LookupLoop runs the check at start() and reports through a warning event', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
     const loop = new LookupLoop({
-      addresses: [address],
+      addresses: [lookupd.address],
       identity: identity('container-3f2a'),
       registry: new Registry(),
       resolve: resolver,
     });
-    try {
-      const warned = new Promise((resolve) => loop.once('warning', resolve));
-      loop.start();
-      assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
-    } finally {
-      await loop.close();
-      await lookupd.close();
-    }
+    cleanup(() => loop.close());
+    const warned = new Promise((resolve) => loop.once('warning', resolve));
+    loop.start();
+    assert.equal(((await warned) as { code: string }).code, 'BROADCAST_UNRESOLVABLE');
   });
 
   describe('a verification dial that never answers', () => {
     let listener: UnacceptingListener;
     let port: number;
-    const cleanups: Array<() => unknown> = [];
     beforeEach(async () => {
       listener = await UnacceptingListener.start();
-      cleanups.push(() => listener.stop());
-      port = Number(listener.address.split(':').pop());
-    });
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      cleanup(() => listener.stop());
+      port = portOf(listener.address);
     });
 
     /** Watches a promise without awaiting it. */
@@ -175,8 +165,7 @@ describe('broadcast address check', () => {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
 
     it("is cut short by its abort signal, with the signal's reason, its timer cleared", async () => {
-      const clock = new FakeClock();
-      cleanups.push(clock.install());
+      const clock = useFakeClock(cleanup);
       const controller = new AbortController();
       const check = watch(
         checkBroadcastAddress({
@@ -186,33 +175,32 @@ describe('broadcast address check', () => {
           signal: controller.signal,
         }),
       );
-      await eventually(() => clock.pending === 1, 'the dial timer is armed');
+      await eventually(() => clock.countTimers() === 1, 'the dial timer is armed');
       assert.equal(clock.referenced, 0, "the dial timer is unref'd");
       const reason = new Error('stop');
       controller.abort(reason);
       await turn();
       assert.equal(check.settled, true, 'the check settled on abort, with no time advanced');
       assert.equal(check.error, reason);
-      assert.equal(clock.pending, 0, 'the dial timer is cleared');
+      assert.equal(clock.countTimers(), 0, 'the dial timer is cleared');
     });
 
     it('is aborted by LookupLoop.close(): the check rejects with ClosedError', async () => {
-      const clock = new FakeClock();
-      cleanups.push(clock.install());
+      const clock = useFakeClock(cleanup);
       const loop = new LookupLoop({
         addresses: [],
         identity: identity('127.0.0.1', port, port),
         registry: new Registry(),
         verifyReachable: true,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const check = watch(loop.checkBroadcastAddress());
-      await eventually(() => clock.pending === 1, 'the dial timer is armed');
+      await eventually(() => clock.countTimers() === 1, 'the dial timer is armed');
       await loop.close();
       await turn();
       assert.equal(check.settled, true, 'the check settled on close(), with no time advanced');
       assert.ok(check.error instanceof ClosedError, String(check.error));
-      assert.equal(clock.pending, 0, 'the dial timer is cleared');
+      assert.equal(clock.countTimers(), 0, 'the dial timer is cleared');
       // A check asked for after close() is refused at once.
       await assert.rejects(loop.checkBroadcastAddress(), ClosedError);
     });

@@ -7,6 +7,7 @@ import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 import { startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { loadSnapshot, type SnapshotProducer } from '../../lib/tools/snapshot.js';
 import { spawnCli } from '../support/cli.js';
+import { useCleanup } from '../support/harness.js';
 import { eventually } from '../support/wait.js';
 
 const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>
@@ -14,25 +15,22 @@ const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`CLI tools against the ${target.name}`, () => {
-    const cleanups: Array<() => Promise<unknown>> = [];
+    const cleanup = useCleanup();
     let dir: string;
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-cli-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    });
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      cleanup(() => rm(dir, { recursive: true, force: true }));
     });
 
     async function lookupd(): Promise<RunningLookupd> {
       const server = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       return server;
     }
 
     function cli(args: string[]) {
       const running = spawnCli(args);
-      cleanups.push(() => running.stop());
+      cleanup(() => running.stop());
       return running;
     }
 
@@ -120,7 +118,7 @@ for (const target of LOOKUPD_TARGETS) {
           },
         ],
       });
-      cleanups.push(() => fleet.close());
+      cleanup(() => fleet.close());
       await fleet.settled();
 
       const first = join(dir, 'first.msgpack');

@@ -1,29 +1,19 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server, type Socket } from 'node:net';
 import { ClosedError } from '../../lib/errors.js';
 import { FakeProducerFleet } from '../../lib/tools/fake-producers.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
 
 describe('FakeProducerFleet closed while starting', () => {
-  let server: Server;
+  const cleanup = useCleanup();
+  let lookupd: FakeLookupd;
   let address: string;
-  const sockets = new Set<Socket>();
   beforeEach(async () => {
     // A lookupd that accepts and never answers IDENTIFY: every producer stays "starting".
-    server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterEach(async () => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-    await once(server, 'close');
+    lookupd = await FakeLookupd.start({ onConnection: (c) => c.mute() });
+    cleanup(() => lookupd.stop());
+    address = lookupd.address;
   });
 
   function fleet(): FakeProducerFleet {
@@ -40,7 +30,7 @@ describe('FakeProducerFleet closed while starting', () => {
     const resources = trackResources();
     const producers = fleet();
     const order: string[] = [];
-    const accepted = once(server, 'connection');
+    const accepted = lookupd.waitForConnections(1);
     const starting = producers.start().then(
       () => order.push('start resolved'),
       (error: unknown) => {

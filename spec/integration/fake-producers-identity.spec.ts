@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import {
   FakeProducerFleet,
@@ -8,6 +6,8 @@ import {
   type FakeProducersOptions,
   startFakeProducers,
 } from '../../lib/tools/fake-producers.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
 
 const GOOD: FakeProducerSpec = {
   identity: {
@@ -21,26 +21,14 @@ const GOOD: FakeProducerSpec = {
 };
 
 describe('FakeProducerFleet refuses bad identities at construction', () => {
-  let server: Server;
+  const cleanup = useCleanup();
+  // Counts connections: a refused fleet must not have dialled anyone.
+  let lookupd: FakeLookupd;
   let address: string;
-  let accepted: number;
-  const sockets = new Set<Socket>();
   beforeEach(async () => {
-    // Counts connections: a refused fleet must not have dialled anyone.
-    accepted = 0;
-    server = createServer((socket) => {
-      accepted++;
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterEach(async () => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-    await once(server, 'close');
+    lookupd = await FakeLookupd.start({ onConnection: (c) => c.mute() });
+    cleanup(() => lookupd.stop());
+    address = lookupd.address;
   });
 
   const refusal = (message: RegExp) => (error: unknown) => {
@@ -72,7 +60,7 @@ describe('FakeProducerFleet refuses bad identities at construction', () => {
       assert.throws(() => new FakeProducerFleet(options), refusal(message));
       await assert.rejects(startFakeProducers(options), refusal(message));
     }
-    assert.equal(accepted, 0, 'no producer connected');
+    assert.equal(lookupd.connections.length, 0, 'no producer connected');
   });
 
   it('fleet options that would generate a bad identity, naming the option', async () => {
@@ -90,6 +78,6 @@ describe('FakeProducerFleet refuses bad identities at construction', () => {
       assert.throws(() => new FakeProducerFleet(options), refusal(message));
       await assert.rejects(startFakeProducers(options), refusal(message));
     }
-    assert.equal(accepted, 0, 'no producer connected');
+    assert.equal(lookupd.connections.length, 0, 'no producer connected');
   });
 });

@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
 import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
 import { type RunningCli, spawnCli } from '../support/cli.js';
-import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
+import { answer, FakeLookupd, startHttpPing } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { refusedAddress } from '../support/unreachable.js';
 
 describe('nsqd-lookup heartbeat (CLI)', () => {
-  let cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
+  const cleanup = useCleanup();
 
   const cli = (args: string[]): RunningCli => {
     const running = spawnCli(['heartbeat', ...args]);
-    cleanups.push(() => running.stop());
+    cleanup(() => running.stop());
     return running;
   };
 
@@ -21,9 +18,9 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   const fast = ['--count', '3', '--interval', '100ms'];
 
   it('exits 0 when lookupd answers within --warn, having sent only PINGs', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       address,
@@ -38,13 +35,13 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
     assert.match(stdout, /3 probe\(s\): 3 answered, 0 failed; now up/);
     assert.match(stdout, /rtt min\/median\/p99\/max = /);
     assert.match(stdout, /^OK: exit 0/m);
-    assert.deepEqual(lookupd.commands, ['PING', 'PING', 'PING']);
+    assert.deepEqual(lookupd.lines(), ['PING', 'PING', 'PING']);
   });
 
   it('exits 1 when lookupd answers slower than --warn but faster than --crit', async () => {
-    const slow = new PingServer({ delayMs: 300 });
-    const address = await slow.listen();
-    cleanups.push(() => slow.close());
+    const slow = await FakeLookupd.start({ handlers: { PING: answer.slowly(300) } });
+    cleanup(() => slow.stop());
+    const address = slow.address;
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       address,
@@ -62,9 +59,9 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   });
 
   it('exits 2 when a lookupd is down, even if another is healthy', async () => {
-    const lookupd = new RecordingLookupd();
-    const healthy = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const healthy = lookupd.address;
     const dead = await refusedAddress();
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
@@ -86,11 +83,11 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   });
 
   it('--json writes one JSON object per line: samples, then a summary per target and the result', async () => {
-    const lookupd = new RecordingLookupd();
-    const tcp = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const tcp = lookupd.address;
     const httpPing = await startHttpPing();
-    cleanups.push(() => httpPing.close());
+    cleanup(() => httpPing.close());
     const { code, stdout, stderr } = await run([
       '--lookupd-tcp-address',
       tcp,
@@ -153,9 +150,9 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   });
 
   it('runs until SIGINT, then prints the summary and exits by health', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const running = cli([
       '--lookupd-tcp-address',
       address,
@@ -196,7 +193,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
     'probes the real nsqlookupd without ever appearing in its /nodes',
     async () => {
       const lookupd = await startRealLookupd();
-      cleanups.push(() => lookupd.close());
+      cleanup(() => lookupd.close());
       const running = cli([
         '--lookupd-tcp-address',
         lookupd.tcpAddress,

@@ -7,11 +7,11 @@ import {
   type HeartbeatOutage,
   type HeartbeatSample,
 } from '../../lib/tools/heartbeat.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { answer, FakeLookupd, startHttpPing } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
 import { LIB_DIR, trackResources } from '../support/leak-check.js';
-import { PingServer, refusedAddress, startHttpPing } from '../support/ping-server.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { ScriptedServer } from '../support/scripted-server.js';
+import { refusedAddress } from '../support/unreachable.js';
 import { int32be } from '../support/wire-builder.js';
 
 /** Resolves with the samples of `target` once `n` of them satisfy `accept`. */
@@ -52,26 +52,21 @@ const codeOf = (s: HeartbeatSample | undefined): string | undefined =>
 const failedWith = (code: string) => (s: HeartbeatSample) => codeOf(s) === code;
 
 describe('Heartbeat (library)', () => {
-  let cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = useCleanup();
   const heartbeat = (options: HeartbeatOptions): Heartbeat => {
     const hb = new Heartbeat(options);
-    cleanups.push(() => hb.close());
+    cleanup(() => hb.close());
     return hb;
   };
 
-  afterEach(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    cleanups = [];
-  });
-
   it('writes the magic and PINGs only, never IDENTIFY, over one connection', async () => {
     const leaks = trackResources();
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
-    const pings = new PingServer();
-    const pingAddress = await pings.listen();
-    cleanups.push(() => pings.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
+    const pings = await FakeLookupd.start();
+    cleanup(() => pings.stop());
+    const pingAddress = pings.address;
 
     const hb = heartbeat({ tcpAddresses: [address, pingAddress], intervalMs: 20 });
     const states: string[] = [];
@@ -88,11 +83,14 @@ describe('Heartbeat (library)', () => {
     await hb.close();
     assert.deepEqual(await leaks.live({ createdIn: LIB_DIR }), [], 'close() released its sockets and timers');
 
-    assert.ok(lookupd.commands.length >= 3, String(lookupd.commands));
-    assert.deepEqual(new Set(lookupd.commands), new Set(['PING']));
-    assert.equal(lookupd.connections, 1);
-    assert.deepEqual(pings.magics, ['  V1']);
-    assert.deepEqual(new Set(pings.commands), new Set(['PING']));
+    assert.ok(lookupd.received.length >= 3, String(lookupd.lines()));
+    assert.deepEqual(new Set(lookupd.lines()), new Set(['PING']));
+    assert.equal(lookupd.connections.length, 1);
+    assert.deepEqual(
+      pings.connections.map((c) => c.magic?.toString('latin1')),
+      ['  V1'],
+    );
+    assert.deepEqual(new Set(pings.lines()), new Set(['PING']));
     assert.deepEqual(states, ['connecting->up']);
 
     const [stats] = hb.stats();
@@ -103,30 +101,30 @@ describe('Heartbeat (library)', () => {
     assert.ok(stats!.rtt!.minMs <= stats!.rtt!.medianMs && stats!.rtt!.medianMs <= stats!.rtt!.maxMs);
     assert.match(stats?.sparkline ?? '', /^[▁-█]+$/);
 
-    await lookupd.close();
-    await pings.close();
+    await lookupd.stop();
+    await pings.stop();
     assert.deepEqual(await leaks.stop(), []);
   });
 
   it('stops each target after `count` probes, emits end and resolves finished()', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 10, count: 3 });
     const ended = new Promise<void>((resolve) => hb.once('end', resolve));
     hb.start();
     await hb.finished();
     await ended;
     assert.equal(hb.stats()[0]?.probes, 3);
-    assert.deepEqual(lookupd.commands, ['PING', 'PING', 'PING']);
+    assert.deepEqual(lookupd.lines(), ['PING', 'PING', 'PING']);
   });
 
   it('checks HTTP GET /ping as a target of its own', async () => {
     const leaks = trackResources();
     const good = await startHttpPing();
-    cleanups.push(() => good.close());
+    cleanup(() => good.close());
     const bad = await startHttpPing({ status: 500, body: 'NOPE' });
-    cleanups.push(() => bad.close());
+    cleanup(() => bad.close());
     const hb = heartbeat({ httpAddresses: [good.address, bad.address], intervalMs: 20 });
     hb.start();
     const [answered, failed] = await Promise.all([
@@ -165,9 +163,8 @@ describe('Heartbeat (library)', () => {
     assert.equal(stats.rtt, null);
     assert.notEqual(stats.downSince, null);
 
-    const server = new PingServer();
-    await server.listen(Number(address.split(':')[1]));
-    cleanups.push(() => server.close());
+    const server = await FakeLookupd.start({ port: Number(address.split(':')[1]) });
+    cleanup(() => server.stop());
     const ended = await outage;
     assert.ok(ended.failures >= 3, String(ended.failures));
     assert.equal(ended.error.code, 'NSQ_ERR_CONNECT');
@@ -181,28 +178,28 @@ describe('Heartbeat (library)', () => {
   });
 
   it('reconnects after lookupd drops and comes back on the same port', async () => {
-    const server = new PingServer();
-    const address = await server.listen();
-    cleanups.push(() => server.close());
+    const server = await FakeLookupd.start();
+    cleanup(() => server.stop());
+    const address = server.address;
     const target = `tcp://${address}`;
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 20, timeoutMs: 200, retryMinMs: 10 });
     hb.start();
     await samples(hb, target, 2, (s) => s.ok);
     const outage = nextOutage(hb, target);
-    await server.close();
+    await server.crash();
     await samples(hb, target, 2, (s) => !s.ok);
-    await server.listen();
+    await server.restart();
     const ended = await outage;
     assert.ok(ended.failures >= 2);
-    assert.ok(server.connections >= 2, String(server.connections));
+    assert.ok(server.connections.length >= 2, String(server.connections.length));
     assert.equal(hb.stats()[0]?.state, 'up');
   });
 
   it('times out on a server that never answers, stays down, and close() leaves nothing running', async () => {
     const leaks = trackResources();
-    const server = new PingServer({ silent: true });
-    const address = await server.listen();
-    cleanups.push(() => server.close());
+    const server = await FakeLookupd.start({ handlers: { PING: answer.silent } });
+    cleanup(() => server.stop());
+    const address = server.address;
     const target = `tcp://${address}`;
     const hb = heartbeat({ tcpAddresses: [address], intervalMs: 200, timeoutMs: 50, retryMinMs: 10 });
     const sampled: HeartbeatSample[] = [];
@@ -211,30 +208,25 @@ describe('Heartbeat (library)', () => {
     const timedOut = await samples(hb, target, 2, failedWith('NSQ_ERR_READ_TIMEOUT'));
     assert.match((timedOut[0] as { error: Error }).error.message, /no complete answer within 50 ms/);
     // Each timeout drops the connection, so every retry dials again.
-    await new Promise<void>((resolve) => {
-      if (server.connections >= 3) resolve();
-      else server.on('connection', () => server.connections >= 3 && resolve());
-    });
+    await server.waitForConnections(3);
     assert.equal(hb.stats()[0]?.state, 'down');
     assert.ok(sampled.every((s) => !s.ok));
-    assert.deepEqual(new Set(server.commands), new Set(['PING']));
+    assert.deepEqual(new Set(server.lines()), new Set(['PING']));
 
     await hb.close();
     assert.deepEqual(await leaks.live({ createdIn: LIB_DIR }), [], 'close() released its sockets and timers');
     const count = sampled.length;
-    await server.close();
+    await server.stop();
     assert.deepEqual(await leaks.stop(), []);
     assert.equal(sampled.length, count, 'no sample after close()');
   });
 
   it('--count 3 --timeout 1s ends against a lookupd that trickles its PING answers (fake clock)', async () => {
-    const server = await ScriptedServer.start({ handlers: { PING: () => {} } });
-    cleanups.push(() => server.stop());
+    const server = await FakeLookupd.start({ handlers: { PING: () => {} } });
+    cleanup(() => server.stop());
     const clients = new ClientSockets();
-    cleanups.push(async () => clients.uninstall());
-    const clock = new FakeClock();
-    cleanups.push(async () => clock.uninstall());
-    clock.install();
+    cleanup(async () => clients.uninstall());
+    const clock = useFakeClock(cleanup);
     const hb = heartbeat({ tcpAddresses: [server.address], count: 3, timeoutMs: 1000 });
     const sampled: HeartbeatSample[] = [];
     hb.on('sample', (_t, s) => sampled.push(s));
@@ -248,7 +240,7 @@ describe('Heartbeat (library)', () => {
     };
     for (let probe = 1; probe <= 3; probe++) {
       // The first probe is due at once, a retry after at most intervalMs.
-      clock.advance(probe === 1 ? 1 : 1000);
+      clock.tick(probe === 1 ? 1 : 1000);
       await server.until(() => server.commands('PING').length === probe, `PING ${probe}`);
       const c = server.connections[probe - 1]!;
       const pingedAt = clock.now;
@@ -257,7 +249,7 @@ describe('Heartbeat (library)', () => {
         c.write(trickle.subarray(sent, sent + 1));
         sent++;
         await clients.received(c.socket, sent);
-        clock.advance(400);
+        clock.tick(400);
         await turn();
       }
       assert.equal(sampled.length, probe, `probe ${probe} ended while its answer was still trickling`);

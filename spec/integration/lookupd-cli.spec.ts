@@ -3,8 +3,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { normalizeGoFlags, parseLookupdFlags } from '../../lib/cli/lookupd.js';
 import { cliBin } from '../support/cli.js';
-import { httpCall } from '../support/http-get.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { httpCall } from '../support/http.js';
+import { V1Client } from '../support/v1-client.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /** `nsqd-lookup lookupd`: nsqlookupd's flags, log lines and signals, as a child process. */
 
@@ -86,7 +87,7 @@ describe('nsqd-lookup lookupd (CLI)', function () {
     const client = await V1Client.open(addresses.tcp);
     try {
       await client.write(
-        Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity()), Buffer.from('REGISTER t1\n')]),
+        Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity()), Buffer.from('REGISTER t1\n')]),
       );
       const frames = await client.texts(2);
       assert.equal(JSON.parse(frames[0]!).tcp_port, Number(addresses.tcp.split(':')[1]));

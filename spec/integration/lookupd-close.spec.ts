@@ -3,8 +3,10 @@ import * as diagnostics from 'node:diagnostics_channel';
 import { Agent, get } from 'node:http';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from '../support/connect.js';
+import { useCleanup } from '../support/harness.js';
 import { trackResources } from '../support/leak-check.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { V1Client } from '../support/v1-client.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /**
  * close() of the embedded lookupd against clients in the same process: once it resolves, every
@@ -34,14 +36,11 @@ function ping(address: string, agent: Agent): Promise<string> {
 
 describe('embedded lookupd close() and keep-alive clients', function () {
   this.timeout(15_000);
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('a request with a keep-alive agent to a lookupd restarted on the same ports succeeds', async () => {
     const agent = defaultLikeAgent();
-    cleanups.push(() => agent.destroy());
+    cleanup(() => agent.destroy());
     let lookupd: Lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
     const { tcpAddress, httpAddress } = lookupd;
     try {
@@ -79,16 +78,16 @@ describe('embedded lookupd close() and keep-alive clients', function () {
   it('an answer under way when close() is called goes out whole, then the connection ends', async () => {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
     let closed = false;
-    cleanups.push(() => (closed ? undefined : lookupd.close()));
+    cleanup(() => (closed ? undefined : lookupd.close()));
     const client = await V1Client.open(lookupd.tcpAddress);
-    cleanups.push(() => client.destroy());
-    await client.write(Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity('a.example'))]));
+    cleanup(() => client.destroy());
+    await client.write(Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity('a.example'))]));
     await client.texts(1);
     const [peer] = lookupd.db.findProducers('client', '', '');
     // Large enough that /debug is written over many turns of the event loop.
     for (let i = 0; i < 20_000; i++) lookupd.db.addProducer('topic', `t${i}`, '', peer!.peer);
     const socket = await connectSocket(lookupd.httpAddress);
-    cleanups.push(() => socket.destroy());
+    cleanup(() => socket.destroy());
     const received: Buffer[] = [];
     const ended = new Promise((resolve) => socket.once('close', resolve));
     const firstBytes = new Promise<void>((resolve) => socket.once('data', () => resolve()));
@@ -120,9 +119,9 @@ describe('embedded lookupd close() and keep-alive clients', function () {
   it('a request still arriving when close() is called is answered, with Connection: close', async () => {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
     let closed = false;
-    cleanups.push(() => (closed ? undefined : lookupd.close()));
+    cleanup(() => (closed ? undefined : lookupd.close()));
     const socket = await connectSocket(lookupd.httpAddress);
-    cleanups.push(() => socket.destroy());
+    cleanup(() => socket.destroy());
     const received: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     const ended = new Promise((resolve) => socket.once('close', resolve));

@@ -9,10 +9,12 @@ import {
   type Lookupd,
   startLookupd,
 } from '../../lib/lookupd/index.js';
+import { FramingModel } from '../support/deliberate-differences.js';
 import { canonicalBody } from '../support/differential.js';
-import { httpCall } from '../support/http-get.js';
-import { FramingModel } from '../support/replay.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { httpCall } from '../support/http.js';
+import { V1Client } from '../support/v1-client.js';
+import { eventually } from '../support/wait.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /**
  * Hostile input: random and mutated byte streams on the TCP port, random requests on the HTTP port.
@@ -52,9 +54,9 @@ const identifyBody = fc.oneof(
 /** One command as bytes: mostly well formed, sometimes not. */
 const command: fc.Arbitrary<Buffer> = fc.oneof(
   fc.constantFrom('PING\n', 'PING\r\n', '\n', 'ping\n', '  PING  \n').map((t) => Buffer.from(t)),
-  identifyBody.map((body) => identifyBytes(body)),
+  identifyBody.map((body) => identifyCommand(body)),
   fc.tuple(identifyBody, fc.integer({ min: -2, max: 0x7fffffff })).map(([body, size]) => {
-    const b = identifyBytes(body);
+    const b = identifyCommand(body);
     b.writeInt32BE(size, 9);
     return b;
   }),
@@ -139,7 +141,7 @@ describe('embedded lookupd under hostile input', function () {
     await healthy.write(
       Buffer.concat([
         Buffer.from('  V1'),
-        identifyBytes(nsqdIdentity('healthy.example')),
+        identifyCommand(nsqdIdentity('healthy.example')),
         Buffer.from('REGISTER kept c\n'),
       ]),
     );
@@ -175,7 +177,7 @@ describe('embedded lookupd under hostile input', function () {
       client.end();
       await client.untilClosed(5000);
       assert.equal(client.pendingBytes, 0, 'no partial frame');
-      const frames = client.frames.map((f) => f.toString('latin1'));
+      const frames = client.frames.map((f) => f.body.toString('latin1'));
       frames.forEach((frame, i) => {
         const isError = ERROR_FRAME.test(frame);
         assert.ok(
@@ -235,7 +237,7 @@ describe('embedded lookupd under hostile input', function () {
         try {
           const stream = Buffer.concat([
             Buffer.from('  V1'),
-            identifyBytes(nsqdIdentity()),
+            identifyCommand(nsqdIdentity()),
             Buffer.from(lines.join('')),
           ]);
           for (const piece of pieces(stream, cuts)) await client.write(piece);
@@ -252,7 +254,9 @@ describe('embedded lookupd under hostile input', function () {
       }),
       { numRuns: 100, seed: FUZZ_SEED },
     );
-    await waitUntil(() => lookupd.clientCount === 1);
+    await eventually(() => lookupd.clientCount === 1, 'lookupd to drop the fuzzed clients', {
+      timeoutMs: 3000,
+    });
     const nodes = JSON.parse((await httpCall(lookupd.httpAddress, 'GET', '/nodes')).body) as {
       producers: { broadcast_address: string }[];
     };
@@ -355,11 +359,11 @@ describe('embedded lookupd under hostile input', function () {
           client.end();
           await client.untilClosed(5000);
           const frames = client.frames.map((f) =>
-            f
+            f.body
               .toString('latin1')
               .replace(`"http_port":${http},"tcp_port":${tcp}`, '"http_port":<http>,"tcp_port":<tcp>'),
           );
-          return { frames, reset: client.reset };
+          return { frames, reset: client.reset || client.brokenPipe };
         } finally {
           client.destroy();
         }
@@ -380,7 +384,7 @@ describe('embedded lookupd under hostile input', function () {
               fc.array(
                 fc.oneof(
                   command,
-                  plainIdentify.map((b) => identifyBytes(b)),
+                  plainIdentify.map((b) => identifyCommand(b)),
                 ),
                 { minLength: 1, maxLength: 10 },
               ),
@@ -438,7 +442,11 @@ describe('embedded lookupd under hostile input', function () {
           const client = await V1Client.open(server.tcpAddress);
           producers.push(client);
           await client.write(
-            Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity(broadcast)), Buffer.from(lines)]),
+            Buffer.concat([
+              Buffer.from('  V1'),
+              identifyCommand(nsqdIdentity(broadcast)),
+              Buffer.from(lines),
+            ]),
           );
           await client.texts(1 + lines.split('\n').length - 1);
         }
@@ -544,7 +552,7 @@ describe('embedded lookupd under hostile input', function () {
       const client = await V1Client.open(lookupd.tcpAddress);
       try {
         const before = process.memoryUsage().arrayBuffers;
-        const head = identifyBytes('');
+        const head = identifyCommand('');
         head.writeInt32BE(0x7fffffff, 9);
         await client.write(Buffer.concat([Buffer.from('  V1'), head, Buffer.alloc(64 * 1024, 0x7b)]));
         assert.deepEqual(await client.texts(1), ['E_BAD_BODY IDENTIFY failed to read body size']);
@@ -559,7 +567,7 @@ describe('embedded lookupd under hostile input', function () {
     it('a negative IDENTIFY size (nsqlookupd panics) is refused and the server lives on', async () => {
       const client = await V1Client.open(lookupd.tcpAddress);
       try {
-        const head = identifyBytes('');
+        const head = identifyCommand('');
         head.writeInt32BE(-1, 9);
         await client.write(Buffer.concat([Buffer.from('  V1'), head]));
         assert.deepEqual(await client.texts(1), ['E_BAD_BODY IDENTIFY failed to read body size']);
@@ -631,11 +639,3 @@ describe('embedded lookupd under hostile input', function () {
     });
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError, LookupdHttpBodyTooLargeError, LookupdHttpError } from '../../lib/errors.js';
 import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
+import { useCleanup } from '../support/harness.js';
 
 const LIMIT = 64 * 1024;
 // What an endless answer sends at most before it stalls: far past the limit, yet a bounded cost for a
@@ -13,18 +14,15 @@ const ENDLESS_CAP = 16 * 1024 * 1024;
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 describe('LookupdHttpClient body limit', () => {
-  const servers: Server[] = [];
-  afterEach(async () => {
-    for (const server of servers.splice(0)) {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    }
-  });
+  const cleanup = useCleanup();
 
   async function serve(handler: Handler): Promise<string> {
     const server = createServer(handler);
-    servers.push(server);
+    cleanup(async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return `127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -3,8 +3,10 @@ import { type IncomingMessage, request } from 'node:http';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
 import type { PeerInfo } from '../../lib/lookupd/registration-db.js';
 import { connectSocket } from '../support/connect.js';
-import { httpCall } from '../support/http-get.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { useCleanup } from '../support/harness.js';
+import { httpCall } from '../support/http.js';
+import { V1Client } from '../support/v1-client.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /**
  * Large HTTP answers of the embedded lookupd are rendered and written in slices, so that the TCP
@@ -18,17 +20,14 @@ const REGISTRATIONS = 100_000;
 
 describe('embedded lookupd: large HTTP answers are written in slices', function () {
   this.timeout(30_000);
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   let now = 1_000_000;
   const clock = () => now;
 
   async function start(): Promise<Lookupd> {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', now: clock });
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     return lookupd;
   }
 
@@ -37,8 +36,8 @@ describe('embedded lookupd: large HTTP answers are written in slices', function 
     broadcast: string,
   ): Promise<{ client: V1Client; peer: PeerInfo }> {
     const client = await V1Client.open(lookupd.tcpAddress);
-    cleanups.push(() => client.destroy());
-    await client.write(Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity(broadcast))]));
+    cleanup(() => client.destroy());
+    await client.write(Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity(broadcast))]));
     await client.texts(1);
     const peer = lookupd.db
       .findProducers('client', '', '')
@@ -156,7 +155,7 @@ describe('embedded lookupd: large HTTP answers are written in slices', function 
     const { peer } = await producer(lookupd, 'a.example');
     for (let i = 0; i < 20_000; i++) lookupd.db.addProducer('topic', `t${i}`, '', peer);
     const socket = await connectSocket(lookupd.httpAddress);
-    cleanups.push(() => socket.destroy());
+    cleanup(() => socket.destroy());
     const received: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => received.push(chunk));
     const closed = new Promise((resolve) => socket.once('close', resolve));

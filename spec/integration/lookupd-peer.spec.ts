@@ -1,10 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { hostname as osHostname } from 'node:os';
 import { NSQLOOKUPD_BIN, startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { LookupdError } from '../../lib/errors.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import { eventuallyJson, getJson } from '../support/http-get.js';
+import { useCleanup } from '../support/harness.js';
+import { getJson } from '../support/http.js';
+import { eventually } from '../support/wait.js';
 
 /** LookupPeer (the nsqd side) against the embedded lookupd, and against the real one when available. */
 
@@ -67,25 +70,20 @@ interface NodesReply {
   producers: { broadcast_address: string; topics: string[]; tombstones: boolean[] }[];
 }
 
-const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
-
 for (const target of TARGETS) {
   describe(`LookupPeer against the ${target.name}`, function () {
     this.timeout(15_000);
     let server: Server;
-    const cleanups: (() => Promise<unknown>)[] = [];
+    const cleanup = useCleanup();
     const peerFor = (address: string, options: ConstructorParameters<typeof LookupPeer>[1] = {}) => {
       const peer = new LookupPeer(address, options);
-      cleanups.push(() => peer.close());
+      cleanup(() => peer.close());
       return peer;
     };
 
     beforeEach(async () => {
       server = await target.start();
-    });
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-      await server.close();
+      cleanup(() => server.close());
     });
 
     it('IDENTIFY answers with the lookupd’s own ports, version and addresses', async () => {
@@ -166,10 +164,14 @@ for (const target of TARGETS) {
       assert.equal(error.code, 'E_BAD_TOPIC');
       assert.equal(error.description, "REGISTER topic name 'bad/name' is not valid");
       await disconnected;
-      const nodes = await eventuallyJson<NodesReply>(
-        server.httpAddress,
-        '/nodes',
-        (n) => n.producers.length === 0,
+      let nodes!: NodesReply;
+      await eventually(
+        async () => {
+          nodes = await getJson<NodesReply>(server.httpAddress, '/nodes');
+          return nodes.producers.length === 0;
+        },
+        'the refused producer to leave /nodes',
+        { timeoutMs: 3000 },
       );
       assert.deepEqual(nodes.producers, []);
       const lookup = await getJson<LookupReply>(server.httpAddress, '/lookup?topic=kept');
@@ -194,10 +196,14 @@ for (const target of TARGETS) {
       await other.identify({ ...BROKER, broadcastAddress: 'other.example' });
       await other.register('orders');
       await peer.close();
-      const lookup = await eventuallyJson<LookupReply>(
-        server.httpAddress,
-        '/lookup?topic=orders',
-        (l) => l.producers.length === 1,
+      let lookup!: LookupReply;
+      await eventually(
+        async () => {
+          lookup = await getJson<LookupReply>(server.httpAddress, '/lookup?topic=orders');
+          return lookup.producers.length === 1;
+        },
+        'the closed peer to leave /lookup',
+        { timeoutMs: 3000 },
       );
       assert.deepEqual(
         lookup.producers.map((p) => p.broadcast_address),

@@ -2,8 +2,11 @@ import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import { NsqLookupError } from '../../lib/errors.js';
 import { type Lookupd, startLookupd } from '../../lib/lookupd/index.js';
-import { getJson, httpCall } from '../support/http-get.js';
-import { identifyBytes, nsqdIdentity, V1Client } from '../support/v1-client.js';
+import { useCleanup } from '../support/harness.js';
+import { getJson, httpCall } from '../support/http.js';
+import { V1Client } from '../support/v1-client.js';
+import { eventually } from '../support/wait.js';
+import { identifyCommand, nsqdIdentity } from '../support/wire-builder.js';
 
 /** The embedded lookupd as a server: lifecycle, restarts, and its clock-driven rules with a fake clock. */
 
@@ -19,23 +22,20 @@ interface NodesReply {
 
 describe('embedded lookupd server', function () {
   this.timeout(15_000);
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   async function start(options: Parameters<typeof startLookupd>[0] = {}): Promise<Lookupd> {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ...options });
-    cleanups.push(() => lookupd.close());
+    cleanup(() => lookupd.close());
     return lookupd;
   }
 
   async function producer(lookupd: Lookupd, broadcast: string, lines: string): Promise<V1Client> {
     const client = await V1Client.open(lookupd.tcpAddress);
-    cleanups.push(() => client.destroy());
+    cleanup(() => client.destroy());
     const commands = lines.split('\n').filter(Boolean).length;
     await client.write(
-      Buffer.concat([Buffer.from('  V1'), identifyBytes(nsqdIdentity(broadcast)), Buffer.from(lines)]),
+      Buffer.concat([Buffer.from('  V1'), identifyCommand(nsqdIdentity(broadcast)), Buffer.from(lines)]),
     );
     const frames = await client.texts(1 + commands);
     assert.equal(frames.length, 1 + commands, `answers to ${lines}`);
@@ -76,7 +76,7 @@ describe('embedded lookupd server', function () {
     it('restarts on the same ports right after a close, with clients connected', async () => {
       const first = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
       const client = await V1Client.open(first.tcpAddress);
-      cleanups.push(() => client.destroy());
+      cleanup(() => client.destroy());
       await client.write('  V1PING\n');
       await client.texts(1);
       await first.close();
@@ -84,7 +84,7 @@ describe('embedded lookupd server', function () {
       assert.equal(second.tcpAddress, first.tcpAddress);
       assert.equal(second.httpAddress, first.httpAddress);
       const again = await V1Client.open(second.tcpAddress);
-      cleanups.push(() => again.destroy());
+      cleanup(() => again.destroy());
       await again.write('  V1PING\n');
       assert.deepEqual(await again.texts(1), ['OK']);
     });
@@ -92,7 +92,7 @@ describe('embedded lookupd server', function () {
     it('a port in use fails with NSQ_ERR_LISTEN and leaves nothing listening', async () => {
       const blocker = createServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-      cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
+      cleanup(() => new Promise((resolve) => blocker.close(resolve)));
       const port = (blocker.address() as { port: number }).port;
       const before = tcpHandles();
       await assert.rejects(
@@ -206,17 +206,11 @@ describe('embedded lookupd server', function () {
       );
       assert.deepEqual(channels.channels, ['c1']);
       a.destroy();
-      await waitFor(() => lookupd.clientCount === 1);
+      await eventually(() => lookupd.clientCount === 1, 'lookupd to drop the closed client', {
+        timeoutMs: 3000,
+      });
       topics = await getJson<{ topics: string[] }>(lookupd.httpAddress, '/topics');
       assert.deepEqual(topics.topics, ['e#ephemeral'], 'nsqlookupd keeps names on disconnect');
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

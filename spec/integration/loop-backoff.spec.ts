@@ -1,57 +1,38 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
-import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { FaultProxy } from '../../harness/fault-proxy.js';
-import { LOOKUPD_TARGETS } from '../../harness/targets.js';
+import { LOOKUPD_TARGETS, portOf } from '../../harness/targets.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { prng } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
-
-/** A port nothing listens on: bind, read the port, close. */
-async function refusedAddress(): Promise<string> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
-  await new Promise((resolve) => probe.close(resolve));
-  return address;
-}
+import { mulberry32 } from '../../lib/util/random.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { refusedAddress } from '../support/unreachable.js';
+import { eventually } from '../support/wait.js';
 
 /** Lets real I/O and promise chains run until `condition` holds, without moving the fake clock. */
-async function until(condition: () => boolean, what: string, limit = 2000): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i > limit) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+const until = (condition: () => boolean, what: string, timeoutMs = 5000) =>
+  eventually(condition, what, { pollMs: 1, timeoutMs });
 
 describe('LookupLoop reconnect backoff (fake clock)', () => {
-  let clock: InstalledClock | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
-    clock?.uninstall();
-    clock = undefined;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('with jitter, waits exactly the announced delay, each within [d/2, d] and never above maxDelayMs', async () => {
     const address = await refusedAddress();
-    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout', 'Date']);
     const loop = new LookupLoop({
       addresses: [address],
       identity: IDENTITY,
       registry: new Registry(),
       checkBroadcastAddress: false,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: prng(7) },
+      reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: true, random: mulberry32(7) },
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const attempts: number[] = [];
     const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
     loop.on('status', (event) => {
-      if (event.type === 'connecting') attempts.push(clock!.now);
+      if (event.type === 'connecting') attempts.push(clock.now);
       if (event.type === 'retry-scheduled') retries.push(event);
     });
     loop.start();
@@ -106,8 +87,8 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
   for (const target of LOOKUPD_TARGETS) {
     it(`with default options, a lookupd back after a 60 s outage is dialled within maxDelayMs (2 s) of listening (${target.name})`, async () => {
       const address = await refusedAddress();
-      const port = Number(address.slice(address.lastIndexOf(':') + 1));
-      clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const port = portOf(address);
+      const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout', 'Date']);
       const registry = new Registry([{ topic: 'back', channel: 'again' }]);
       const loop = new LookupLoop({
         addresses: [address],
@@ -115,12 +96,12 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
         registry,
         checkBroadcastAddress: false,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const retries: Extract<PeerStatusEvent, { type: 'retry-scheduled' }>[] = [];
       let connectedAt: number | undefined;
       loop.on('status', (event) => {
         if (event.type === 'retry-scheduled') retries.push(event);
-        if (event.type === 'connected') connectedAt = clock!.now;
+        if (event.type === 'connected') connectedAt = clock.now;
       });
       loop.start();
       // 60 s of refused dials, the backoff's delays taken one by one on the fake clock.
@@ -129,9 +110,9 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
         await until(() => retries.length > seen, 'the failed dial scheduled a retry');
         await clock.tickAsync(retries.at(-1)!.delayMs);
       }
-      await until(() => retries.length > 0 && clock!.now < retries.at(-1)!.nextRetryAt, 'a retry is pending');
+      await until(() => retries.length > 0 && clock.now < retries.at(-1)!.nextRetryAt, 'a retry is pending');
       const lookupd = await target.start({ tcpPort: port });
-      cleanups.push(() => lookupd.close());
+      cleanup(() => lookupd.close());
       const listeningAt = clock.now;
       // From here on only the pending delay stands between lookupd and its broker.
       await clock.tickAsync(retries.at(-1)!.nextRetryAt - clock.now);
@@ -145,15 +126,19 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
 
     it(`a lookupd that accepts, takes the whole registry and drops gets the backoff's schedule, not a storm (${target.name})`, async () => {
       const lookupd = await target.start();
-      cleanups.push(() => lookupd.close());
+      cleanup(() => lookupd.close());
       const registry = new Registry([{ topic: 'a', channel: 'x' }, { topic: 'b' }]);
       // IDENTIFY's answer and the 2 REGISTER answers reach the client, then the proxy closes.
       const proxy = await FaultProxy.start(lookupd.tcpAddress);
-      cleanups.push(() => proxy.stop());
+      cleanup(() => proxy.stop());
       await proxy.setFault({ type: 'close-after', afterFrames: 3 });
-      clock = FakeTimers.install({
-        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
-      });
+      const clock = useFakeClock(cleanup, [
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'Date',
+      ]);
       const loop = new LookupLoop({
         addresses: [proxy.address],
         identity: IDENTITY,
@@ -161,7 +146,7 @@ describe('LookupLoop reconnect backoff (fake clock)', () => {
         checkBroadcastAddress: false,
         reconnect: { initialDelayMs: 100, maxDelayMs: 800, factor: 2, jitter: false },
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
       const count = (type: PeerStatusEvent['type']) => events.filter((e) => e.type === type).length;

@@ -1,30 +1,27 @@
 import assert from 'node:assert/strict';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 describe('LookupLoop commands on the wire', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   async function connected(registry: Registry) {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const loop = new LookupLoop({ addresses: [address], identity: IDENTITY, registry });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     return { lookupd, address, loop };
   }
 
   it('sends registry changes as nsqd does, a deleted topic as UNREGISTER t then UNREGISTER t c per channel', async () => {
     const registry = new Registry();
     const { lookupd, address, loop } = await connected(registry);
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await up;
     registry.addTopic('t');
@@ -34,7 +31,7 @@ describe('LookupLoop commands on the wire', () => {
     registry.addChannel('t', 'c');
     registry.removeTopic('t');
     await loop.settled();
-    assert.deepEqual(lookupd.commands, [
+    assert.deepEqual(lookupd.lines(), [
       'IDENTIFY',
       'REGISTER t',
       'REGISTER t a',
@@ -56,7 +53,7 @@ describe('LookupLoop commands on the wire', () => {
     const { lookupd, address, loop } = await connected(registry);
     // lookupd sits on the burst's first answer while the broker changes its topics.
     const release = lookupd.hold('REGISTER x c1');
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await lookupd.waitFor('REGISTER bare');
     registry.removeTopic('x');
@@ -64,7 +61,7 @@ describe('LookupLoop commands on the wire', () => {
     release();
     await up;
     await loop.settled();
-    assert.deepEqual(lookupd.commands, [
+    assert.deepEqual(lookupd.lines(), [
       'IDENTIFY',
       'REGISTER x c1',
       'REGISTER x c2',
@@ -84,11 +81,11 @@ describe('LookupLoop commands on the wire', () => {
     for (let i = 0; i < 1000; i++) registry.addChannel(`t${i % 10}`, `c${i}`);
     const { lookupd, address, loop } = await connected(registry);
     const release = lookupd.hold('REGISTER t0 c0');
-    const up = nextEventFor(loop, 'connect', address);
+    const up = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     // All 1000 REGISTERs reach lookupd while it has not answered the first one.
     await lookupd.waitFor('REGISTER t9 c999');
-    assert.equal(lookupd.commands.length, 1001);
+    assert.equal(lookupd.received.length, 1001);
     release();
     await up;
   });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import {
   expectedRegistrations,
   isListedProducer,
@@ -8,9 +7,11 @@ import {
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type LookupLoopOptions, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { eventually, nextEventFor, prng } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 24150, httpPort: 24151, version: '1.3.0' };
+import { mulberry32 } from '../../lib/util/random.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { eventually, nextLoopEvent } from '../support/wait.js';
 
 function populate(registry: Registry, pairs: number): void {
   for (let i = 0; i < pairs; i++) registry.addChannel(`topic-${i % 17}`, `channel-${i}`);
@@ -27,12 +28,11 @@ async function assertConverged(lookupd: RunningLookupd, registry: Registry): Pro
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop against the ${target.name}`, () => {
-    const servers: RunningLookupd[] = [];
-    const loops: LookupLoop[] = [];
+    const cleanup = useCleanup();
 
     async function startServer(ports?: { tcpPort: number; httpPort: number }): Promise<RunningLookupd> {
       const server = await target.start(ports);
-      servers.push(server);
+      cleanup(() => server.close());
       return server;
     }
 
@@ -42,21 +42,16 @@ for (const target of LOOKUPD_TARGETS) {
         reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
         ...options,
       });
-      loops.push(loop);
+      cleanup(() => loop.close());
       return loop;
     }
 
     async function startAndConnect(loop: LookupLoop): Promise<void> {
-      const connected = loop.addresses.map((address) => nextEventFor(loop, 'connect', address));
+      const connected = loop.addresses.map((address) => nextLoopEvent(loop.events({ address }), 'connected'));
       loop.start();
       await Promise.all(connected);
       await loop.settled();
     }
-
-    afterEach(async () => {
-      await Promise.all(loops.splice(0).map((loop) => loop.close()));
-      await Promise.all(servers.splice(0).map((server) => server.close()));
-    });
 
     it('registers a populated registry on every lookupd when it connects', async () => {
       const [a, b] = [await startServer(), await startServer()];
@@ -76,7 +71,7 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('sends every registry change to every lookupd (randomized churn)', async () => {
       const seed = Date.now() >>> 0;
-      const random = prng(seed);
+      const random = mulberry32(seed);
       const [a, b] = [await startServer(), await startServer()];
       const registry = new Registry();
       populate(registry, 50);
@@ -106,13 +101,13 @@ for (const target of LOOKUPD_TARGETS) {
       populate(registry, 200);
       const loop = newLoop({ addresses: [a.tcpAddress], registry });
       await startAndConnect(loop);
-      const disconnected = nextEventFor(loop, 'disconnect', a.tcpAddress);
+      const disconnected = nextLoopEvent(loop.events({ address: a.tcpAddress }), 'disconnected');
       await a.close();
       await disconnected;
       // Changes while it is down are not queued: the reconnect sends the registry as it is then.
       registry.removeTopic('topic-3');
       registry.addChannel('while-down', 'c');
-      const reconnected = nextEventFor(loop, 'connect', a.tcpAddress);
+      const reconnected = nextLoopEvent(loop.events({ address: a.tcpAddress }), 'connected');
       const restarted = await startServer({ tcpPort: portOf(a.tcpAddress), httpPort: portOf(a.httpAddress) });
       await reconnected;
       await loop.settled();
@@ -130,7 +125,7 @@ for (const target of LOOKUPD_TARGETS) {
       await startAndConnect(loop);
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
-      const connectedC = nextEventFor(loop, 'connect', c.tcpAddress);
+      const connectedC = nextLoopEvent(loop.events({ address: c.tcpAddress }), 'connected');
       const diff = await loop.setAddresses([b.tcpAddress, c.tcpAddress]);
       assert.deepEqual(diff, { added: [c.tcpAddress], removed: [a.tcpAddress] });
       await connectedC;
@@ -166,38 +161,27 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('a silent lookupd does not delay registrations on a healthy one', async () => {
       const healthy = await startServer();
-      const silent = net.createServer(() => {
-        // Accepts and never answers: IDENTIFY stays owed until the read timeout.
+      // Accepts and never answers: IDENTIFY stays owed until the read timeout.
+      const silent = await FakeLookupd.start({ onConnection: (c) => c.mute() });
+      cleanup(() => silent.stop());
+      const silentAddress = silent.address;
+      const registry = new Registry();
+      const loop = newLoop({
+        addresses: [silentAddress, healthy.tcpAddress],
+        registry,
+        readTimeoutMs: 60_000,
       });
-      const sockets = new Set<net.Socket>();
-      silent.on('connection', (socket) => {
-        sockets.add(socket);
-        socket.on('error', () => {});
-      });
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      const silentAddress = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
-      try {
-        const registry = new Registry();
-        const loop = newLoop({
-          addresses: [silentAddress, healthy.tcpAddress],
-          registry,
-          readTimeoutMs: 60_000,
-        });
-        const connected = nextEventFor(loop, 'connect', healthy.tcpAddress);
-        loop.start();
-        await connected;
-        for (let i = 0; i < 20; i++) registry.addTopic(`new-${i}`);
-        await eventually(
-          async () => (await producerRegistrations(healthy.httpAddress, IDENTITY)).length === 20,
-          'the healthy lookupd lists all 20 topics',
-        );
-        // Still waiting for its IDENTIFY answer: the healthy peer never waited for it.
-        assert.equal(loop.stats().find((s) => s.address === silentAddress)?.state, 'connecting');
-        await assertConverged(healthy, registry);
-      } finally {
-        for (const socket of sockets) socket.destroy();
-        await new Promise((resolve) => silent.close(resolve));
-      }
+      const connected = nextLoopEvent(loop.events({ address: healthy.tcpAddress }), 'connected');
+      loop.start();
+      await connected;
+      for (let i = 0; i < 20; i++) registry.addTopic(`new-${i}`);
+      await eventually(
+        async () => (await producerRegistrations(healthy.httpAddress, IDENTITY)).length === 20,
+        'the healthy lookupd lists all 20 topics',
+      );
+      // Still waiting for its IDENTIFY answer: the healthy peer never waited for it.
+      assert.equal(loop.stats().find((s) => s.address === silentAddress)?.state, 'connecting');
+      await assertConverged(healthy, registry);
     });
   });
 }

@@ -5,9 +5,10 @@ import { expectedRegistrations, producerRegistrations } from '../../harness/look
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
 import { eventually } from '../support/wait.js';
 
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 34150, httpPort: 34151, version: '1.3.0' };
 const GARBAGE = Buffer.from([0x7f, 0xff, 0xff, 0xff]);
 
 const FAULTS: Fault[] = [
@@ -25,19 +26,16 @@ function faultName(fault: Fault): string {
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop under faults (${target.name})`, () => {
-    const cleanups: Array<() => Promise<void>> = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanup = useCleanup();
 
     async function setup(registry: Registry) {
       const proxied = await target.start();
       const direct = await target.start();
       const servers = { proxied, direct };
-      cleanups.push(() => servers.proxied.close());
-      cleanups.push(() => servers.direct.close());
+      cleanup(() => servers.proxied.close());
+      cleanup(() => servers.direct.close());
       const proxy = await FaultProxy.start(proxied.tcpAddress);
-      cleanups.push(() => proxy.stop());
+      cleanup(() => proxy.stop());
       const loop = new LookupLoop({
         addresses: [proxy.address, direct.tcpAddress],
         identity: IDENTITY,
@@ -46,7 +44,7 @@ for (const target of LOOKUPD_TARGETS) {
         dialTimeoutMs: 250,
         reconnect: { initialDelayMs: 5, maxDelayMs: 50 },
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       loop.start();
       await eventually(() => loop.inSync, 'both peers in sync at start');
       return { servers, proxy, loop };
@@ -80,7 +78,7 @@ for (const target of LOOKUPD_TARGETS) {
         return true;
       };
       try {
-        await eventually(converged, `convergence after ${context}`, 10_000);
+        await eventually(converged, `convergence after ${context}`, { timeoutMs: 10_000 });
       } catch (error) {
         throw new Error(`${(error as Error).message}; last seen: ${last}`);
       }
@@ -187,7 +185,7 @@ for (const target of LOOKUPD_TARGETS) {
             await proxy.setFault({ type: 'pass' });
             await assertConverged(loop, [servers.proxied, servers.direct], registry, JSON.stringify(ops));
           } finally {
-            for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+            await cleanup.run();
           }
         }),
         { numRuns: target.name.includes('real') ? 8 : 15, endOnFailure: true },

@@ -2,20 +2,17 @@ import assert from 'node:assert/strict';
 import { LOOKUPD_TARGETS, portOf, type RunningLookupd } from '../../harness/targets.js';
 import { LookupLoop, type PeerStatusEvent } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 44150, httpPort: 44151, version: '1.3.0' };
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`LookupLoop status (${target.name})`, () => {
-    const cleanups: Array<() => Promise<void>> = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanup = useCleanup();
 
     it('reflects a peer going down and coming back: state, error, retries, in-sync count, events', async () => {
       let server: RunningLookupd = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       const registry = new Registry([
         { topic: 'a', channel: 'x' },
         { topic: 'a', channel: 'y' },
@@ -28,7 +25,7 @@ for (const target of LOOKUPD_TARGETS) {
         reconnect: { initialDelayMs: 20, maxDelayMs: 40, jitter: true },
         pingIntervalMs: 50,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const events: PeerStatusEvent[] = [];
       loop.on('status', (event) => events.push(event));
       const address = server.tcpAddress;
@@ -79,7 +76,7 @@ for (const target of LOOKUPD_TARGETS) {
       );
 
       // Back on the same port: reconnected, re-registered, in sync again, and the counters say so.
-      const again = nextEventFor(loop, 'connect', address);
+      const again = nextLoopEvent(loop.events({ address }), 'connected');
       server = await target.start({ tcpPort: portOf(address), httpPort: portOf(server.httpAddress) });
       await again;
       await loop.settled();
@@ -89,7 +86,7 @@ for (const target of LOOKUPD_TARGETS) {
       assert.equal(back?.connects, 2);
       // The failures are forgotten only once the new connection proves itself by answering a PING.
       assert.ok((back?.reconnectAttempts ?? 0) >= 1, JSON.stringify(back));
-      await nextEventFor(loop, 'ping', address);
+      await nextLoopEvent(loop.events({ address }), 'ping');
       assert.equal(loop.stats()[0]?.reconnectAttempts, 0);
       assert.equal(back?.nextRetryAt, null);
       assert.equal(back?.inSync, true);
@@ -101,17 +98,15 @@ for (const target of LOOKUPD_TARGETS) {
 
     it("events() yields one lookupd's transitions and PINGs in order, and ends when the loop closes", async () => {
       const [a, b] = [await target.start(), await target.start()];
-      cleanups.push(
-        () => a.close(),
-        () => b.close(),
-      );
+      cleanup(() => a.close());
+      cleanup(() => b.close());
       const loop = new LookupLoop({
         addresses: [a.tcpAddress, b.tcpAddress],
         identity: IDENTITY,
         registry: new Registry([{ topic: 't' }]),
         pingIntervalMs: 20,
       });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       // Created before start(): nothing is missed between creating the stream and reading it.
       const onlyA = loop.events({ address: a.tcpAddress });
       const everything = loop.events();
@@ -147,10 +142,10 @@ for (const target of LOOKUPD_TARGETS) {
 
     it('events() keeps the newest maxBuffered events for a reader that lags, counting what it dropped', async () => {
       const server = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       const registry = new Registry();
       const loop = new LookupLoop({ addresses: [server.tcpAddress], identity: IDENTITY, registry });
-      cleanups.push(() => loop.close());
+      cleanup(() => loop.close());
       const stream = loop.events({ maxBuffered: 2 });
       const synced = new Promise<void>((resolve) =>
         loop.on('status', (event) => event.type === 'in-sync' && resolve()),

@@ -1,29 +1,22 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
-import FakeTimers, { type Clock as InstalledClock } from '@sinonjs/fake-timers';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+import { type FakeClock, useFakeClock } from '../support/fake-clock.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { refusedAddress } from '../support/unreachable.js';
+import { eventually, nextLoopEvent } from '../support/wait.js';
 
 describe('LookupLoop timers (fake clock)', () => {
-  let clock: InstalledClock | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
-    clock?.uninstall();
-    clock = undefined;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('PINGs each connected peer every pingIntervalMs, and not before', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     // Only the interval is faked: sockets and their timeouts run on real time.
-    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    const clock = useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry();
     const loop = new LookupLoop({
       addresses: [address],
@@ -31,8 +24,8 @@ describe('LookupLoop timers (fake clock)', () => {
       registry,
       pingIntervalMs: 15000,
     });
-    cleanups.push(() => loop.close());
-    const connected = nextEventFor(loop, 'connect', address);
+    cleanup(() => loop.close());
+    const connected = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await connected;
 
@@ -40,49 +33,38 @@ describe('LookupLoop timers (fake clock)', () => {
     // Commands on one connection arrive in order: had a PING gone out, it would precede this REGISTER.
     registry.addTopic('marker-1');
     await lookupd.waitFor('REGISTER marker-1');
-    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER marker-1']);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER marker-1']);
 
-    const pinged = nextEventFor(loop, 'ping', address);
+    const pinged = nextLoopEvent(loop.events({ address }), 'ping');
     clock.tick(1);
     await lookupd.waitFor('PING');
-    const [, rttMs] = await pinged;
+    const { rttMs } = await pinged;
     assert.equal(typeof rttMs, 'number');
     assert.equal(loop.stats()[0]?.lastPingRttMs, rttMs);
 
     clock.tick(15_000);
     registry.addTopic('marker-2');
     await lookupd.waitFor('REGISTER marker-2');
-    assert.deepEqual(lookupd.commands, [
-      'IDENTIFY',
-      'REGISTER marker-1',
-      'PING',
-      'PING',
-      'REGISTER marker-2',
-    ]);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER marker-1', 'PING', 'PING', 'REGISTER marker-2']);
   });
 
   it('reconnects with exponential backoff from initialDelayMs, capped at maxDelayMs', async () => {
-    // A port that refuses connections: bind, read the port, close.
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
-    await new Promise((resolve) => probe.close(resolve));
+    const address = await refusedAddress();
 
-    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+    const clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout']);
     const loop = new LookupLoop({
       addresses: [address],
       identity: IDENTITY,
       registry: new Registry(),
       reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: false },
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     // p-retry arms its delay a few promise hops after reporting a failure.
-    const backoffArmed = async (fake: InstalledClock) => {
-      while (fake.countTimers() === 0) await new Promise((resolve) => setImmediate(resolve));
-    };
+    const backoffArmed = (fake: FakeClock) =>
+      eventually(() => fake.countTimers() > 0, 'the backoff delay to be armed', { pollMs: 1 });
     const attemptsAt: number[] = [];
     loop.on('status', (event) => {
-      if (event.type === 'connecting') attemptsAt.push(clock!.now);
+      if (event.type === 'connecting') attemptsAt.push(clock.now);
     });
     loop.start();
     while (attemptsAt.length < 5) {
@@ -97,10 +79,10 @@ describe('LookupLoop timers (fake clock)', () => {
   });
 
   it('reconnects at once after a dropped connection, well before the next PING', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
-    clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
+    useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry([{ topic: 't', channel: 'c' }]);
     const loop = new LookupLoop({
       addresses: [address],
@@ -108,15 +90,15 @@ describe('LookupLoop timers (fake clock)', () => {
       registry,
       reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
     });
-    cleanups.push(() => loop.close());
-    let connected = nextEventFor(loop, 'connect', address);
+    cleanup(() => loop.close());
+    let connected = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await connected;
-    connected = nextEventFor(loop, 'connect', address);
-    lookupd.dropConnections();
+    connected = nextLoopEvent(loop.events({ address }), 'connected');
+    await lookupd.dropConnections();
     // The ping interval never advances here: only the backoff (real time, tens of ms) brings it back.
     await connected;
-    assert.equal(lookupd.connections, 2);
-    assert.deepEqual(lookupd.commands, ['IDENTIFY', 'REGISTER t c', 'IDENTIFY', 'REGISTER t c']);
+    assert.equal(lookupd.connections.length, 2);
+    assert.deepEqual(lookupd.lines(), ['IDENTIFY', 'REGISTER t c', 'IDENTIFY', 'REGISTER t c']);
   });
 });

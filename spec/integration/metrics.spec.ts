@@ -1,31 +1,26 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import FakeTimers from '@sinonjs/fake-timers';
 import { Counter, Registry as MetricsRegistry } from 'prom-client';
 import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { createLookupMetrics } from '../../lib/metrics.js';
 import { Registry } from '../../lib/registry/registry.js';
 import { parseExposition } from '../support/exposition.js';
-import { RecordingLookupd } from '../support/recording-lookupd.js';
-import { nextEventFor } from '../support/wait.js';
-
-const IDENTITY = { broadcastAddress: '127.0.0.1', tcpPort: 4150, httpPort: 4151, version: '1.3.0' };
+import { useFakeClock } from '../support/fake-clock.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
+import { useCleanup } from '../support/harness.js';
+import { IDENTITY } from '../support/identity.js';
+import { refusedAddress } from '../support/unreachable.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 describe('Prometheus metrics', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanup = useCleanup();
 
   it('exposes peers by state, PING round trips, commands and sync, in valid exposition text', async () => {
-    const up = new RecordingLookupd();
-    const upAddress = await up.listen();
-    cleanups.push(() => up.close());
-    const down = new RecordingLookupd();
-    const downAddress = await down.listen();
-    await down.close(); // a port that refuses
-    const clock = FakeTimers.install({ toFake: ['setInterval', 'clearInterval'] });
-    cleanups.push(() => clock.uninstall());
+    const up = await FakeLookupd.start();
+    cleanup(() => up.stop());
+    const upAddress = up.address;
+    const downAddress = await refusedAddress();
+    const clock = useFakeClock(cleanup, ['setInterval', 'clearInterval']);
     const registry = new Registry([
       { topic: 't', channel: 'a' },
       { topic: 't', channel: 'b' },
@@ -37,15 +32,15 @@ describe('Prometheus metrics', () => {
       registry,
       pingIntervalMs: 1000,
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const metrics = createLookupMetrics(loop);
-    cleanups.push(() => metrics.dispose());
-    const connected = nextEventFor(loop, 'connect', upAddress);
+    cleanup(() => metrics.dispose());
+    const connected = nextLoopEvent(loop.events({ address: upAddress }), 'connected');
     loop.start();
     await connected;
     await loop.settled();
     for (let i = 0; i < 3; i++) {
-      const pinged = nextEventFor(loop, 'ping', upAddress);
+      const pinged = nextLoopEvent(loop.events({ address: upAddress }), 'ping');
       clock.tick(1000);
       await pinged;
     }
@@ -82,7 +77,7 @@ describe('Prometheus metrics', () => {
     // The same text over HTTP, with the exposition content type.
     const server = http.createServer(metrics.handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    cleanup(() => new Promise((resolve) => server.close(resolve)));
     const { port } = server.address() as import('node:net').AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.equal(response.status, 200);
@@ -95,7 +90,7 @@ describe('Prometheus metrics', () => {
     const requests = new Counter({ name: 'app_requests_total', help: "the app's own", registers: [shared] });
     requests.inc(5);
     const loop = new LookupLoop({ addresses: [], identity: IDENTITY, registry: new Registry() });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const metrics = createLookupMetrics(loop, { registry: shared });
     const ours = shared
       .getMetricsAsArray()
@@ -114,18 +109,18 @@ describe('Prometheus metrics', () => {
   });
 
   it('takes one stats snapshot per scrape, shared by every metric, and a fresh one for the next', async () => {
-    const lookupd = new RecordingLookupd();
-    const address = await lookupd.listen();
-    cleanups.push(() => lookupd.close());
+    const lookupd = await FakeLookupd.start();
+    cleanup(() => lookupd.stop());
+    const address = lookupd.address;
     const loop = new LookupLoop({
       addresses: [address],
       identity: IDENTITY,
       registry: new Registry([{ topic: 't', channel: 'a' }]),
     });
-    cleanups.push(() => loop.close());
+    cleanup(() => loop.close());
     const metrics = createLookupMetrics(loop);
-    cleanups.push(() => metrics.dispose());
-    const connected = nextEventFor(loop, 'connect', address);
+    cleanup(() => metrics.dispose());
+    const connected = nextLoopEvent(loop.events({ address }), 'connected');
     loop.start();
     await connected;
     await loop.settled();

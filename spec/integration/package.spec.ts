@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describeSlow } from '../../harness/suite.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup } from '../support/harness.js';
-import { ScriptedServer } from '../support/scripted-server.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -276,8 +276,8 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
     }
   });
 
-  it("import { LookupPeer } from 'nsqd-lookup' pings a scripted lookupd, then the process exits", async () => {
-    const server = await ScriptedServer.start();
+  it("import { LookupPeer } from 'nsqd-lookup' pings a fake lookupd, then the process exits", async () => {
+    const server = await FakeLookupd.start();
     cleanup(() => server.stop());
     await writeFile(join(app, 'ping.mjs'), PING_APP);
     const stdout = await sh(process.execPath, ['ping.mjs', server.address], app, 20_000);
@@ -288,8 +288,8 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
         tcpPort: server.port,
         httpPort: 4161,
         version: '1.3.0',
-        broadcastAddress: 'scripted.example',
-        hostname: 'scripted-host',
+        broadcastAddress: 'fake-lookupd.example',
+        hostname: 'fake-lookupd-host',
       },
       closed: 'closed',
       errorClass: 'function',

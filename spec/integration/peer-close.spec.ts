@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import type { IdentifyInfo } from '../../lib/protocol/index.js';
+import { answer, FakeLookupd, type FakeLookupdOptions } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   openTcpHandles,
@@ -10,16 +10,8 @@ import {
   trackLibraryTimers,
   useCleanup,
 } from '../support/harness.js';
-import { answer, ScriptedServer, type ScriptedServerOptions } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
+import { IDENTITY } from '../support/identity.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 
 describe('LookupPeer: close()', () => {
   const cleanup = useCleanup();
@@ -33,8 +25,8 @@ describe('LookupPeer: close()', () => {
     cleanup(() => timers.restore());
   });
 
-  async function server(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start(options);
+  async function server(options: FakeLookupdOptions = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start(options);
     cleanup(() => s.stop());
     return s;
   }
@@ -67,7 +59,7 @@ describe('LookupPeer: close()', () => {
       settle(p.ping()),
       settle(p.register('a')),
       settle(p.unregister('a')),
-      settle(p.identify(INFO)),
+      settle(p.identify(IDENTITY)),
       settle(p.connect()),
       settle(p.command(Buffer.from('PING\n'))),
     ])) {
@@ -106,7 +98,7 @@ describe('LookupPeer: close()', () => {
     let identify: Promise<unknown> | undefined;
     const p = new LookupPeer(s.address, {
       onConnect: (lp) => {
-        identify = settle(lp.identify(INFO));
+        identify = settle(lp.identify(IDENTITY));
         return identify;
       },
     });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { ConnectionError, InvalidArgumentError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { type ConnectHandle, LookupPeer } from '../../lib/peer/lookup-peer.js';
-import { type IdentifyInfo, identifyJson } from '../../lib/protocol/index.js';
+import { identifyJson } from '../../lib/protocol/index.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import { nsqdTrace } from '../support/fixtures.js';
 import {
   assertConnectionError,
@@ -13,23 +14,15 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
+import { IDENTITY } from '../support/identity.js';
 import { commandLine, identifyCommand, MAGIC_BYTES } from '../support/wire-builder.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 describe('LookupPeer: connecting', () => {
   const cleanup = useCleanup();
   useLeakChecks(cleanup);
 
-  async function server(options: Parameters<typeof ScriptedServer.start>[0] = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start(options);
+  async function server(options: Parameters<typeof FakeLookupd.start>[0] = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start(options);
     cleanup(() => s.stop());
     return s;
   }
@@ -57,7 +50,7 @@ describe('LookupPeer: connecting', () => {
 
   it('writes magic, IDENTIFY and REGISTER exactly as nsqd does', async () => {
     const s = await server();
-    const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+    const p = peer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
     await p.register('t_plain', 'c_eph#ephemeral');
     await p.unregister('t_plain');
     const expected = Buffer.concat([
@@ -77,7 +70,7 @@ describe('LookupPeer: connecting', () => {
       info: { broadcast_address: 'lookupd.example', hostname: 'lh', http_port: 4161, version: '1.3.0' },
     });
     const p = peer(s.address);
-    const { hostname: _omitted, ...withoutHostname } = INFO;
+    const { hostname: _omitted, ...withoutHostname } = IDENTITY;
     const info = await p.identify(withoutHostname);
     const [identify] = s.commands('IDENTIFY');
     const body = JSON.parse(identify!.body!.toString('utf8')) as Record<string, unknown>;
@@ -86,7 +79,7 @@ describe('LookupPeer: connecting', () => {
       nsqdTrace().identify.fields_in_order.map((f) => f.name),
     );
     assert.equal(body.hostname, hostname());
-    assert.equal(identify!.body!.toString('utf8'), identifyJson({ ...INFO, hostname: hostname() }));
+    assert.equal(identify!.body!.toString('utf8'), identifyJson({ ...IDENTITY, hostname: hostname() }));
     const expected = {
       tcpPort: s.port,
       httpPort: 4161,
@@ -101,9 +94,9 @@ describe('LookupPeer: connecting', () => {
   it('keeps the previous info when an IDENTIFY answer is refused', async () => {
     const s = await server();
     const p = peer(s.address);
-    const first = await p.identify(INFO);
+    const first = await p.identify(IDENTITY);
     s.handle('IDENTIFY', answer.fatal('E_INVALID cannot IDENTIFY again'));
-    const outcome = await settle(p.identify(INFO));
+    const outcome = await settle(p.identify(IDENTITY));
     assert.ok(!outcome.ok && outcome.error instanceof LookupdError && outcome.error.code === 'E_INVALID');
     assert.deepEqual(p.info, first);
   });
@@ -124,7 +117,7 @@ describe('LookupPeer: connecting', () => {
     const p = peer(s.address, {
       onConnect: async (lp) => {
         order.push('callback start');
-        await lp.identify(INFO);
+        await lp.identify(IDENTITY);
         await Promise.all([lp.register('cb1'), lp.register('cb1', 'ch')]);
         await lp.register('cb2');
         order.push('callback end');
@@ -156,7 +149,7 @@ describe('LookupPeer: connecting', () => {
     let callbackDone = false;
     const p = peer(s.address, {
       onConnect: async (lp) => {
-        await lp.identify(INFO);
+        await lp.identify(IDENTITY);
         callbackDone = true;
       },
     });
@@ -191,7 +184,7 @@ describe('LookupPeer: connecting', () => {
     const p = peer(s.address, {
       onConnect: async (lp) => {
         calls++;
-        await lp.identify(INFO);
+        await lp.identify(IDENTITY);
         await lp.register('always');
       },
     });
@@ -215,7 +208,7 @@ describe('LookupPeer: connecting', () => {
     const p = peer(s.address, {
       onConnect: async (connection) => {
         handles.push(connection);
-        await connection.identify(INFO);
+        await connection.identify(IDENTITY);
       },
     });
     await p.ping();
@@ -243,7 +236,7 @@ describe('LookupPeer: connecting', () => {
     const p = peer(s.address, {
       onConnect: async (lp) => {
         calls++;
-        await lp.identify(INFO);
+        await lp.identify(IDENTITY);
       },
     });
     const a = p.connect();
@@ -258,7 +251,7 @@ describe('LookupPeer: connecting', () => {
 
   it("lets a 'disconnect' listener reconnect at once: after a lost connection", async () => {
     const s = await server();
-    const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+    const p = peer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
     await p.ping();
     const retried = new Promise<unknown>((resolve) => {
       p.once('disconnect', () => resolve(settle(p.ping())));
@@ -276,7 +269,7 @@ describe('LookupPeer: connecting', () => {
         IDENTIFY: (cmd, c) => (++calls === 1 ? answer.fatal('E_INVALID nope')(cmd, c) : c.reply('{}')),
       },
     });
-    const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+    const p = peer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
     const retried = new Promise<unknown>((resolve) => {
       p.once('disconnect', () => resolve(settle(p.ping())));
     });
@@ -333,7 +326,7 @@ describe('LookupPeer: connecting', () => {
       const p = peer(s.address, {
         onConnect: async (lp) => {
           calls++;
-          await lp.identify(INFO);
+          await lp.identify(IDENTITY);
           if (calls === 1) throw failure;
         },
       });
@@ -370,7 +363,7 @@ describe('LookupPeer: connecting', () => {
 
     it('rejects the queued commands with the error that broke the callback (an E_* answer)', async () => {
       const s = await server({ handlers: { IDENTIFY: answer.fatal('E_BAD_BODY IDENTIFY missing fields') } });
-      const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+      const p = peer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
       const [register, ping] = await Promise.all([settle(p.register('a')), settle(p.ping())]);
       for (const outcome of [register, ping]) {
         assert.ok(!outcome.ok);
@@ -390,7 +383,7 @@ describe('LookupPeer: connecting', () => {
       ['not JSON', '{"tcp_port":'],
       ['a JSON array', '[1,2]'],
       ['JSON null', 'null'],
-      ['a JSON string', '"scripted-host"'],
+      ['a JSON string', '"fake-lookupd-host"'],
       ['a field of the wrong type', '{"tcp_port":"4160","version":"1.3.0"}'],
     ];
     // Read through a call: assert.equal(p.info, undefined) narrows p.info for the rest of a test.
@@ -406,7 +399,7 @@ describe('LookupPeer: connecting', () => {
             },
           },
         });
-        const p = peer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+        const p = peer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
         const events = recordEvents(p);
         const outcomes = await Promise.all([settle(p.register('a')), settle(p.ping()), settle(p.connect())]);
         for (const outcome of outcomes) {
@@ -441,7 +434,7 @@ describe('LookupPeer: connecting', () => {
       const p = peer(s.address);
       await p.ping();
       const disconnected = nextEvent(p, 'disconnect');
-      const error = assertConnectionError(await settle(p.identify(INFO)), 'NSQ_ERR_PROTOCOL', s.address);
+      const error = assertConnectionError(await settle(p.identify(IDENTITY)), 'NSQ_ERR_PROTOCOL', s.address);
       assert.ok(error.cause instanceof ProtocolError);
       const [reason] = await disconnected;
       assert.equal(reason, error);

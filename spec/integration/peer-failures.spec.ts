@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError, LookupdError, ProtocolError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
-import type { IdentifyInfo } from '../../lib/protocol/index.js';
+import { answer, type CommandHandler, FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   nextEvent,
@@ -13,17 +13,9 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { answer, type CommandHandler, ScriptedServer } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { IDENTITY } from '../support/identity.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 import { frame, int32be, rawFrame } from '../support/wire-builder.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 interface FailureMode {
   name: string;
@@ -97,8 +89,8 @@ describe('LookupPeer: failures', () => {
   const cleanup = useCleanup();
   useLeakChecks(cleanup);
 
-  async function server(handlers: Record<string, CommandHandler> = {}): Promise<ScriptedServer> {
-    const s = await ScriptedServer.start({ handlers });
+  async function server(handlers: Record<string, CommandHandler> = {}): Promise<FakeLookupd> {
+    const s = await FakeLookupd.start({ handlers });
     cleanup(() => s.stop());
     return s;
   }
@@ -121,7 +113,7 @@ describe('LookupPeer: failures', () => {
         ...mode.options,
         onConnect: async (lp) => {
           callbacks++;
-          await lp.identify(INFO);
+          await lp.identify(IDENTITY);
         },
       });
       const events = recordEvents(p);
@@ -221,7 +213,7 @@ describe('LookupPeer: failures', () => {
     });
 
     it('drops the connection when lookupd talks before being asked', async () => {
-      const s = await ScriptedServer.start({ onConnection: (c) => c.write(frame('E_INVALID hello')) });
+      const s = await FakeLookupd.start({ onConnection: (c) => c.write(frame('E_INVALID hello')) });
       cleanup(() => s.stop());
       const p = peer(s.address, { onConnect: () => new Promise((resolve) => setTimeout(resolve, 50)) });
       const outcome = await settle(p.ping());
@@ -240,7 +232,7 @@ describe('LookupPeer: failures', () => {
       const p = peer(proxy.address, {
         onConnect: async (lp) => {
           callbacks++;
-          await lp.identify(INFO);
+          await lp.identify(IDENTITY);
         },
       });
       const events = recordEvents(p);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { FaultProxy } from '../../harness/fault-proxy.js';
 import { ConnectionError } from '../../lib/errors.js';
 import { LookupPeer, type LookupPeerOptions } from '../../lib/peer/lookup-peer.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   nextEvent,
@@ -13,51 +13,16 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
+import { V1Client } from '../support/v1-client.js';
 import { commandLine, frame, int32be, MAGIC_BYTES } from '../support/wire-builder.js';
 
 /** A raw client through the proxy: writes `bytes`, collects what comes back until the socket ends. */
-function rawExchange(address: string): {
-  socket: net.Socket;
-  received: () => Buffer;
-  ended: Promise<{ error?: NodeJS.ErrnoException }>;
-  waitFor: (length: number) => Promise<void>;
-} {
-  const [host, port] = address.split(':') as [string, string];
-  const socket = net.connect({ host, port: Number(port) });
-  const chunks: Buffer[] = [];
-  let waiter: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    chunks.push(chunk);
-    waiter?.();
-  });
-  const ended = new Promise<{ error?: NodeJS.ErrnoException }>((resolve) => {
-    let error: NodeJS.ErrnoException | undefined;
-    socket.on('error', (e) => {
-      error = e;
-    });
-    socket.on('close', () => resolve(error ? { error } : {}));
-  });
-  return {
-    socket,
-    received: () => Buffer.concat(chunks),
-    ended,
-    waitFor: (length) =>
-      new Promise<void>((resolve) => {
-        waiter = () => {
-          if (Buffer.concat(chunks).length >= length) resolve();
-        };
-        waiter();
-      }),
-  };
-}
-
 describe('FaultProxy (with LookupPeer)', () => {
   const cleanup = useCleanup();
   useLeakChecks(cleanup);
 
   async function setup(peerOptions: LookupPeerOptions = {}) {
-    const target = await ScriptedServer.start();
+    const target = await FakeLookupd.start();
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
@@ -110,15 +75,16 @@ describe('FaultProxy (with LookupPeer)', () => {
   });
 
   it('cut-mid-frame: sends whole frames, then half of the next one, then a FIN', async () => {
-    const target = await ScriptedServer.start({ handlers: { PING: answer.echo } });
+    const target = await FakeLookupd.start({ handlers: { PING: answer.echo } });
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
     await proxy.setFault({ type: 'cut-mid-frame', afterFrames: 1 });
-    const raw = rawExchange(proxy.address);
-    raw.socket.write(Buffer.concat([MAGIC_BYTES, commandLine('PING one'), commandLine('PING two-two')]));
-    const { error } = await raw.ended;
-    assert.equal(error, undefined);
+    const raw = await V1Client.open(proxy.address);
+    cleanup(() => raw.destroy());
+    await raw.write(Buffer.concat([MAGIC_BYTES, commandLine('PING one'), commandLine('PING two-two')]));
+    await raw.untilClosed();
+    assert.equal(raw.error, undefined);
     const second = frame('PING two-two');
     assert.deepEqual(raw.received(), Buffer.concat([frame('PING one'), second.subarray(0, 4 + 6)]));
   });
@@ -156,19 +122,20 @@ describe('FaultProxy (with LookupPeer)', () => {
   });
 
   it('reset after N frames: the client has read them all, then gets an RST', async () => {
-    const target = await ScriptedServer.start();
+    const target = await FakeLookupd.start();
     cleanup(() => target.stop());
     const proxy = await FaultProxy.start(target.address);
     cleanup(() => proxy.stop());
-    const raw = rawExchange(proxy.address);
-    raw.socket.write(Buffer.concat([MAGIC_BYTES, commandLine('PING')]));
-    await raw.waitFor(6);
+    const raw = await V1Client.open(proxy.address);
+    cleanup(() => raw.destroy());
+    await raw.write(Buffer.concat([MAGIC_BYTES, commandLine('PING')]));
+    await raw.texts(1);
     await proxy.setFault({ type: 'reset', afterFrames: 1 });
-    raw.socket.write(commandLine('PING'));
-    await raw.waitFor(12);
-    raw.socket.write(commandLine('PING'));
-    const { error } = await raw.ended;
-    assert.equal(error?.code, 'ECONNRESET');
+    await raw.write(commandLine('PING'));
+    await raw.texts(2);
+    await raw.write(commandLine('PING'));
+    await raw.untilClosed();
+    assert.equal(raw.error?.code, 'ECONNRESET');
     assert.deepEqual(raw.received(), Buffer.concat([frame('OK'), frame('OK')]));
   });
 
@@ -212,7 +179,7 @@ describe('FaultProxy (with LookupPeer)', () => {
   it('setTarget: new connections go to the new target', async () => {
     const { target, proxy, peer } = await setup();
     await peer.ping();
-    const other = await ScriptedServer.start();
+    const other = await FakeLookupd.start();
     cleanup(() => other.stop());
     proxy.setTarget(other.address);
     await proxy.dropAll();
@@ -228,14 +195,14 @@ describe('FaultProxy (with LookupPeer)', () => {
   it('stop(): closes every socket on both sides and the listener', async () => {
     await quiesce();
     const baseline = openTcpHandles();
-    const target = await ScriptedServer.start({ handlers: { PING: answer.silent } });
+    const target = await FakeLookupd.start({ handlers: { PING: answer.silent } });
     const proxy = await FaultProxy.start(target.address);
     await proxy.setFault({ type: 'delay', ms: 10_000 });
-    const raw = rawExchange(proxy.address);
-    raw.socket.write(Buffer.concat([MAGIC_BYTES, commandLine('PING')]));
+    const raw = await V1Client.open(proxy.address);
+    await raw.write(Buffer.concat([MAGIC_BYTES, commandLine('PING')]));
     await proxy.waitForConnections(1);
     await proxy.stop();
-    await raw.ended;
+    await raw.untilClosed();
     await target.stop();
     await quiesce();
     assert.deepEqual(openTcpHandles(), baseline);

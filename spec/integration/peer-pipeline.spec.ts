@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
-import { encodeRegister, encodeRegistrations, type IdentifyInfo } from '../../lib/protocol/index.js';
+import { encodeRegister, encodeRegistrations } from '../../lib/protocol/index.js';
+import { answer, FakeLookupd } from '../support/fake-lookupd.js';
 import { useCleanup, useLeakChecks } from '../support/harness.js';
-import { answer, ScriptedServer } from '../support/scripted-server.js';
+import { IDENTITY } from '../support/identity.js';
 import { frame } from '../support/wire-builder.js';
-
-const INFO: IdentifyInfo = {
-  broadcastAddress: '127.0.0.1',
-  hostname: 'nsqd-host',
-  tcpPort: 4150,
-  httpPort: 4151,
-  version: '1.3.0',
-};
 
 /** Counts socket.write calls made on client sockets connected to `port` while `fn` runs. */
 async function countClientWrites<T>(
@@ -39,7 +32,7 @@ describe('LookupPeer: pipelining', () => {
   const N = 10_000;
 
   it(`sends ${N} commands on one connection in a few writes and matches every answer in order`, async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     // The first REGISTER is answered only once every command has arrived: proof that the peer does
     // not wait for answers before writing the next command.
@@ -47,7 +40,7 @@ describe('LookupPeer: pipelining', () => {
       if (cmd.args[0] === 'pipe.0') await s.until(() => c.received.length >= N + 1, `${N} commands`, 15_000);
       c.reply(cmd.line);
     });
-    const p = new LookupPeer(s.address, { onConnect: (lp) => lp.identify(INFO) });
+    const p = new LookupPeer(s.address, { onConnect: (lp) => lp.identify(IDENTITY) });
     cleanup(() => p.close());
 
     const { writes, result } = await countClientWrites(s.port, () => {
@@ -65,7 +58,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it(`keeps the order for ${N} commands issued while connected, answered in one burst`, async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -85,7 +78,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('matches answers that arrive one byte at a time', async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     s.handle('REGISTER', async (cmd, c) => {
       for (const byte of frame(`answer to ${cmd.args[0]}`)) {
@@ -103,7 +96,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('hands out copies: an answer stays intact after later data arrives', async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -113,7 +106,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it('commandBatch: one write, each answer counted, resolves with the last, ordered with single commands', async () => {
-    const s = await ScriptedServer.start({ handlers: { REGISTER: answer.echo } });
+    const s = await FakeLookupd.start({ handlers: { REGISTER: answer.echo } });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address);
     cleanup(() => p.close());
@@ -140,7 +133,7 @@ describe('LookupPeer: pipelining', () => {
   });
 
   it("commandBatch: an E_* answer inside the batch rejects it with lookupd's error", async () => {
-    const s = await ScriptedServer.start();
+    const s = await FakeLookupd.start();
     cleanup(() => s.stop());
     s.handle('REGISTER', (cmd, c) => {
       if (cmd.args[0] === 'bad') c.reply("E_BAD_TOPIC REGISTER topic name 'bad' is not valid");

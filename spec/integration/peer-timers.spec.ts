@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { ClientSockets } from '../../harness/client-sockets.js';
 import { LookupPeer } from '../../lib/peer/lookup-peer.js';
 import { encodeRegistrations } from '../../lib/protocol/encoder.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { type FakeClock, useFakeClock } from '../support/fake-clock.js';
+import { FakeLookupd } from '../support/fake-lookupd.js';
 import {
   assertConnectionError,
   type Outcome,
@@ -11,8 +12,7 @@ import {
   useCleanup,
   useLeakChecks,
 } from '../support/harness.js';
-import { ScriptedServer } from '../support/scripted-server.js';
-import { UnacceptingListener } from '../support/unaccepting-listener.js';
+import { UnacceptingListener } from '../support/unreachable.js';
 import { frame, int32be } from '../support/wire-builder.js';
 
 /** Whether a promise has settled, after letting pending I/O callbacks and microtasks run. */
@@ -36,14 +36,13 @@ describe('LookupPeer: timeouts (fake clock)', () => {
   let clock: FakeClock;
 
   beforeEach(() => {
-    clock = new FakeClock();
-    cleanup(clock.install());
+    clock = useFakeClock(cleanup);
   });
 
   /** A server whose PING answers wait until the test releases them, one at a time, in order. */
   async function gatedServer() {
     const gates: (() => void)[] = [];
-    const s = await ScriptedServer.start({
+    const s = await FakeLookupd.start({
       handlers: {
         PING: (_, c) =>
           new Promise<void>((resolve) => {
@@ -68,20 +67,20 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     cleanup(() => p.close());
     const pings = Array.from({ length: 5 }, () => settle(p.ping()));
     for (let i = 0; i < pings.length; i++) {
-      clock.advance(900);
+      clock.tick(900);
       await release(i + 1);
       const outcome: Outcome<void> = await pings[i]!;
       assert.ok(outcome.ok, `ping ${i + 1} after ${clock.now} ms: ${String(!outcome.ok && outcome.error)}`);
     }
     assert.ok(clock.now > 1000 * 4);
-    assert.equal(clock.pending, 0, 'no read timer while nothing is owed');
+    assert.equal(clock.countTimers(), 0, 'no read timer while nothing is owed');
     assert.equal(p.state, 'connected');
 
     const silent = settle(p.ping());
     await s.waitForCommands(6);
-    clock.advance(999);
+    clock.tick(999);
     assert.equal(await isSettled(silent), false, 'still waiting 1 ms before the timeout');
-    clock.advance(1);
+    clock.tick(1);
     const error = assertConnectionError(await silent, 'NSQ_ERR_READ_TIMEOUT', s.address);
     assert.match(error.message, /1000 ms \(readTimeoutMs\) with 1 command\(s\) owed/);
   });
@@ -96,7 +95,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
 
     /** A server that answers nothing by itself: the test writes every byte. */
     async function mutedServer() {
-      const s = await ScriptedServer.start({ handlers: { PING: () => {}, REGISTER: () => {} } });
+      const s = await FakeLookupd.start({ handlers: { PING: () => {}, REGISTER: () => {} } });
       cleanup(() => s.stop());
       return s;
     }
@@ -114,11 +113,11 @@ describe('LookupPeer: timeouts (fake clock)', () => {
       for (let i = 0; i < 3; i++) {
         c.write(answer.subarray(i, i + 1));
         await clients.received(c.socket, i + 1);
-        clock.advance(i < 2 ? 400 : 199);
+        clock.tick(i < 2 ? 400 : 199);
       }
       assert.equal(clock.now, 999);
       assert.equal(await isSettled(ping), false, 'still due 1 ms before the deadline');
-      clock.advance(1);
+      clock.tick(1);
       assert.equal(await isSettled(ping), true, 'failed at its deadline, 1000 ms after it was sent');
       const error = assertConnectionError(await ping, 'NSQ_ERR_READ_TIMEOUT', s.address);
       assert.match(error.message, /within 1000 ms \(readTimeoutMs\) with 2 command\(s\) owed; 3 byte/);
@@ -130,7 +129,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
       s.handle('PING', (_, conn) => conn.reply('OK'));
       await p.ping();
       assert.equal(s.connections.length, 2);
-      assert.equal(clock.pending, 0, 'no deadline while nothing is owed');
+      assert.equal(clock.countTimers(), 0, 'no deadline while nothing is owed');
     });
 
     it('a size prefix alone does not hold a command past its deadline', async () => {
@@ -144,7 +143,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
       c.write(int32be(5 * 1024 * 1024));
       await clients.received(c.socket, 4);
       for (let i = 1; i <= 5 && !(await isSettled(ping)); i++) {
-        clock.advance(400);
+        clock.tick(400);
         c.write(Buffer.from('x'));
         await clients.received(c.socket, 4 + i).catch(() => {});
       }
@@ -168,11 +167,11 @@ describe('LookupPeer: timeouts (fake clock)', () => {
       for (let i = 0; i < count; i++) {
         // Half the answer early, the rest 1 ms before its deadline, which starts when the one before
         // it is complete.
-        clock.advance(500);
+        clock.tick(500);
         c.write(answer.subarray(0, 3));
         sent += 3;
         await clients.received(c.socket, sent);
-        clock.advance(499);
+        clock.tick(499);
         c.write(answer.subarray(3));
         sent += answer.length - 3;
         await clients.received(c.socket, sent);
@@ -183,7 +182,7 @@ describe('LookupPeer: timeouts (fake clock)', () => {
       assert.equal(clock.now, count * 999, 'the batch outlasted readTimeoutMs several times over');
       assert.equal(p.state, 'connected');
       assert.equal(s.connections.length, 1);
-      assert.equal(clock.pending, 0);
+      assert.equal(clock.countTimers(), 0);
     });
   });
 
@@ -194,8 +193,8 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     const first = settle(p.ping());
     await release(1);
     assert.ok((await first).ok);
-    assert.equal(clock.pending, 0);
-    clock.advance(60_000);
+    assert.equal(clock.countTimers(), 0);
+    clock.tick(60_000);
     assert.equal(p.state, 'connected');
     const second = settle(p.ping());
     await release(2);
@@ -209,17 +208,17 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     const p = new LookupPeer(listener.address, { dialTimeoutMs: 3000 });
     cleanup(() => p.close());
     const ping = settle(p.ping());
-    assert.equal(clock.pending, 1, 'the dial timer is armed');
-    clock.advance(2999);
+    assert.equal(clock.countTimers(), 1, 'the dial timer is armed');
+    clock.tick(2999);
     assert.equal(await isSettled(ping), false);
     assert.equal(p.state, 'connecting');
-    clock.advance(1);
+    clock.tick(1);
     assertConnectionError(await ping, 'NSQ_ERR_CONNECT_TIMEOUT', listener.address);
     assert.equal(p.state, 'disconnected');
   });
 
   it('close(): waits readTimeoutMs for lookupd to close its side, then destroys the socket', async () => {
-    const s = await ScriptedServer.start({ allowHalfOpen: true });
+    const s = await FakeLookupd.start({ allowHalfOpen: true });
     cleanup(() => s.stop());
     const p = new LookupPeer(s.address, { readTimeoutMs: 5000 });
     await p.ping();
@@ -227,11 +226,11 @@ describe('LookupPeer: timeouts (fake clock)', () => {
     const closing = p.close();
     await serverEnd;
     assert.equal(await isSettled(closing), false, 'waits for lookupd to close its side');
-    clock.advance(4999);
+    clock.tick(4999);
     assert.equal(await isSettled(closing), false);
-    clock.advance(1);
+    clock.tick(1);
     await closing;
     assert.equal(p.state, 'closed');
-    assert.equal(clock.pending, 0);
+    assert.equal(clock.countTimers(), 0);
   });
 });

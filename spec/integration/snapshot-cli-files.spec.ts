@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
 import { spawnCli } from '../support/cli.js';
+import { useCleanup } from '../support/harness.js';
 
 const producer = {
   hostname: 'host-a',
@@ -23,19 +24,16 @@ const header = {
 };
 
 describe('nsqd-lookup snapshot with crafted files', () => {
+  const cleanup = useCleanup();
   let dir: string;
-  const running: Array<ReturnType<typeof spawnCli>> = [];
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-snapshot-cli-'));
-  });
-  afterEach(async () => {
-    for (const cli of running.splice(0)) await cli.stop();
-    await rm(dir, { recursive: true, force: true });
+    cleanup(() => rm(dir, { recursive: true, force: true }));
   });
 
   function cli(args: string[]) {
     const run = spawnCli(args);
-    running.push(run);
+    cleanup(() => run.stop());
     return run.done;
   }
 

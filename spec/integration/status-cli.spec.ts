@@ -4,17 +4,16 @@ import { LookupLoop } from '../../lib/loop/lookup-loop.js';
 import { Registry } from '../../lib/registry/registry.js';
 import type { LookupdReport } from '../../lib/tools/lookupd-report.js';
 import { spawnCli } from '../support/cli.js';
+import { useCleanup } from '../support/harness.js';
+import { nextLoopEvent } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`nsqd-lookup status (${target.name})`, () => {
-    const cleanups: Array<() => Promise<unknown>> = [];
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
+    const cleanup = useCleanup();
 
     async function lookupd(): Promise<RunningLookupd> {
       const server = await target.start();
-      cleanups.push(() => server.close());
+      cleanup(() => server.close());
       return server;
     }
 
@@ -36,13 +35,10 @@ for (const target of LOOKUPD_TARGETS) {
         registry,
         checkBroadcastAddress: false,
       });
-      cleanups.push(() => loop.close());
-      const ready = new Promise<void>((resolve) => {
-        let left = addresses.length;
-        loop.on('connect', () => --left === 0 && resolve());
-      });
+      cleanup(() => loop.close());
+      const ready = addresses.map((address) => nextLoopEvent(loop.events({ address }), 'connected'));
       loop.start();
-      await ready;
+      await Promise.all(ready);
       await loop.settled();
       return loop;
     }
@@ -72,7 +68,7 @@ for (const target of LOOKUPD_TARGETS) {
         b.httpAddress,
         '--json',
       ]);
-      cleanups.push(() => run.stop());
+      cleanup(() => run.stop());
       const { code, stdout, stderr } = await run.done;
       assert.equal(code, 2, stderr);
       const report = JSON.parse(stdout) as LookupdReport;

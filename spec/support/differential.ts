@@ -1,10 +1,12 @@
-import { request } from 'node:http';
-import type { Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { connectSocket } from './connect.js';
 import { type ExactJson, ExactObject, parseExactJson, showExact } from './exact-json.js';
+import { httpRequest } from './http.js';
+import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
+import { V1Client } from './v1-client.js';
 
 /**
  * Runs one script of TCP writes and HTTP requests against a lookupd and returns a transcript that can
@@ -50,91 +52,24 @@ export async function startDiffServer(kind: 'embedded' | 'real'): Promise<DiffSe
   return server;
 }
 
-class Client {
-  frames: Buffer[] = [];
-  closed = false;
-  #pending: Buffer = Buffer.alloc(0);
-  #waiter: (() => void) | undefined;
-  constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#pending = Buffer.concat([this.#pending, chunk]);
-      while (this.#pending.length >= 4) {
-        const size = this.#pending.readInt32BE(0);
-        if (size < 0 || this.#pending.length < 4 + size) break;
-        this.frames.push(this.#pending.subarray(4, 4 + size));
-        this.#pending = this.#pending.subarray(4 + size);
-      }
-      this.#waiter?.();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = true;
-      this.#waiter?.();
-    });
-  }
-  async until(condition: () => boolean, what: string): Promise<void> {
-    const deadline = setTimeout(() => this.#waiter?.(), 5000);
-    try {
-      const started = Date.now();
-      while (!condition()) {
-        if (Date.now() - started >= 5000) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => {
-          this.#waiter = resolve;
-        });
-      }
-    } finally {
-      clearTimeout(deadline);
-      this.#waiter = undefined;
-    }
-  }
-}
-
-async function openClient(address: string): Promise<Client> {
-  return new Client(await connectSocket(address));
-}
-
-function http(
+/** One request, the body as latin1 text (each byte one character, as the transcript shows it). */
+async function http(
   address: string,
   method: string,
   path: string,
-  body?: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const at = address.lastIndexOf(':');
-  const payload = Buffer.from(body ?? '', 'utf8');
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: address.slice(0, at),
-        port: Number(address.slice(at + 1)),
-        method,
-        path,
-        agent: false,
-        headers: { ...headers, 'content-length': String(payload.length) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('latin1'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | undefined>; body: string }> {
+  const result = await httpRequest(address, method, path, headers, body);
+  return { ...result, body: result.body.toString('latin1') };
 }
 
 /** Runs `steps` and returns the normalized transcript, one line per observation. */
 export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Promise<string[]> {
-  const clients = new Map<string, Client>();
+  const clients = new Map<string, V1Client>();
   const lines: string[] = [];
-  const tcpPort = server.tcpAddress.slice(server.tcpAddress.lastIndexOf(':') + 1);
-  const httpPort = server.httpAddress.slice(server.httpAddress.lastIndexOf(':') + 1);
+  const tcpPort = portOf(server.tcpAddress);
+  const httpPort = portOf(server.httpAddress);
   const ports = new Map<string, string>();
   const normalize = (text: string) => {
     let out = text;
@@ -146,10 +81,10 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
   try {
     for (const step of steps) {
       if ('http' in step) {
-        let result = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+        let result = await http(server.httpAddress, step.http, step.path, step.headers, step.body);
         // A close the client made may not be seen yet by the server; wait for the registry to settle.
         for (let i = 0; i < 20 && steps.some((s) => 'close' in s); i++) {
-          const again = await http(server.httpAddress, step.http, step.path, step.body, step.headers);
+          const again = await http(server.httpAddress, step.http, step.path, step.headers, step.body);
           if (again.body === result.body && again.status === result.status) break;
           result = again;
         }
@@ -169,30 +104,30 @@ export async function runDiffScript(server: DiffServer, steps: DiffStep[]): Prom
       }
       let client = clients.get(step.conn);
       if (!client) {
-        client = await openClient(server.tcpAddress);
+        client = await V1Client.open(server.tcpAddress);
         clients.set(step.conn, client);
-        ports.set(String(client.socket.localPort), step.conn);
+        ports.set(String(client.localPort), step.conn);
       }
       const c = client;
       if ('write' in step) {
         const before = c.frames.length;
-        c.socket.write(typeof step.write === 'string' ? Buffer.from(step.write, 'latin1') : step.write);
+        void c.write(step.write);
         await c.until(() => c.frames.length >= before + step.frames || c.closed, `${step.frames} frame(s)`);
-        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.body.toString('latin1'))));
         lines.push(`${step.conn} write -> [${got.join(' | ')}]${c.closed ? ' closed' : ''}`);
       } else if ('end' in step) {
         const before = c.frames.length;
-        c.socket.end();
+        c.end();
         await c.until(() => c.closed, 'the server to close');
-        const got = c.frames.slice(before).map((f) => frameText(normalize(f.toString('latin1'))));
+        const got = c.frames.slice(before).map((f) => frameText(normalize(f.body.toString('latin1'))));
         lines.push(`${step.conn} end -> [${got.join(' | ')}] closed`);
       } else {
-        c.socket.destroy();
+        c.destroy();
         lines.push(`${step.conn} close`);
       }
     }
   } finally {
-    for (const c of clients.values()) c.socket.destroy();
+    for (const c of clients.values()) c.destroy();
   }
   return lines;
 }
@@ -212,7 +147,7 @@ export function canonicalBody(text: string): string {
   } catch {
     return JSON.stringify(text);
   }
-  const withoutTopology = text.replace(/,"topology_(?:zone|region)":"(?:[^"\\]|\\.)*"/g, '');
+  const withoutTopology = dropTopologyFromRaw(text);
   const literals = (withoutTopology.match(/"(?:[^"\\]|\\.)*"/g) ?? []).sort();
   return `${showExact(canonical(value))} literals: ${literals.join(' ')}`;
 }
@@ -226,7 +161,7 @@ function canonical(value: ExactJson): ExactJson {
   }
   if (value instanceof ExactObject) {
     let entries = value.entries
-      .filter(([k]) => k !== 'topology_zone' && k !== 'topology_region')
+      .filter(([k]) => !TOPOLOGY_KEYS.has(k))
       .map(([k, v]): [string, ExactJson] => [
         k,
         k === 'last_update' || k === 'tombstoned_at' ? timeOf(v) : canonical(v),
@@ -245,7 +180,7 @@ function canonical(value: ExactJson): ExactJson {
 }
 
 function timeOf(v: ExactJson): ExactJson {
-  if (v === -6795364578871345152n) return '<zero time>';
+  if (v === GO_ZERO_TIME_UNIX_NANO) return '<zero time>';
   return typeof v === 'bigint' ? '<ns>' : v;
 }
 

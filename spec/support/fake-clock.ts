@@ -1,120 +1,55 @@
-import { fileURLToPath } from 'node:url';
+import FakeTimers, { type Clock, type FakeMethod } from '@sinonjs/fake-timers';
+import type { Cleanup } from './harness.js';
 
-const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
-
-/**
- * A tiny fake clock for the library's timers. While installed, every setTimeout called from lib/ code
- * gets a fake timer that fires only when the test calls {@link advance}; everything else (mocha, the
- * test helpers, Node internals) keeps real timers. Sockets stay real: a test moves time forward
- * between I/O steps it awaits, so timeouts are tested without sleeping and without racing the clock.
- */
-export class FakeClock {
-  /** Fake milliseconds since install. */
-  now = 0;
-  readonly #timers = new Set<FakeTimeout>();
-  #uninstall: (() => void) | undefined;
-
-  /** Replaces the global setTimeout/clearTimeout; returns (and remembers) the function that restores them. */
-  install(): () => void {
-    const realSet = globalThis.setTimeout;
-    const realClear = globalThis.clearTimeout;
-    const clock = this;
-    const fakeSet = function (
-      this: unknown,
-      callback: (...args: unknown[]) => void,
-      ms?: number,
-      ...args: unknown[]
-    ) {
-      if (!(new Error().stack ?? '').includes(LIB_DIR)) {
-        return realSet(callback, ms, ...args);
-      }
-      return new FakeTimeout(clock, callback, Math.max(1, ms ?? 0), args);
-    } as unknown as typeof setTimeout;
-    const fakeClear = ((timer: unknown) => {
-      if (timer instanceof FakeTimeout) clock.#timers.delete(timer);
-      else realClear(timer as Parameters<typeof clearTimeout>[0]);
-    }) as typeof clearTimeout;
-    globalThis.setTimeout = fakeSet;
-    globalThis.clearTimeout = fakeClear;
-    this.#uninstall = () => {
-      globalThis.setTimeout = realSet;
-      globalThis.clearTimeout = realClear;
-      this.#uninstall = undefined;
-    };
-    return this.#uninstall;
-  }
-
-  uninstall(): void {
-    this.#uninstall?.();
-  }
-
-  /** Timers armed and not yet fired or cleared. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order (a timer armed while firing may fire too). */
-  advance(ms: number): void {
-    const target = this.now + ms;
-    for (;;) {
-      let next: FakeTimeout | undefined;
-      for (const t of this.#timers) if (t.at <= target && (!next || t.at < next.at)) next = t;
-      if (!next) break;
-      this.now = next.at;
-      this.#timers.delete(next);
-      next.fire();
-    }
-    this.now = target;
-  }
-
+/** An installed fake clock: sinon's API (`tick`, `tickAsync`, `nextAsync`, `countTimers`, `now`), plus one count. */
+export interface FakeClock extends Clock {
   /** Pending timers that are not unref'd: those that would keep a real process alive. */
-  get referenced(): number {
-    let count = 0;
-    for (const t of this.#timers) if (t.hasRef()) count++;
-    return count;
-  }
-
-  schedule(timer: FakeTimeout): void {
-    this.#timers.add(timer);
-  }
+  readonly referenced: number;
 }
 
-/** The parts of Node's Timeout the library uses: refresh, unref/ref, hasRef. */
-class FakeTimeout {
-  at: number;
-  #referenced = true;
+interface TimerHandle {
+  hasRef(): boolean;
+  [Symbol.toPrimitive](): number;
+}
 
-  constructor(
-    private readonly clock: FakeClock,
-    private readonly callback: (...args: unknown[]) => void,
-    private readonly ms: number,
-    private readonly args: unknown[],
-  ) {
-    this.at = clock.now + ms;
-    clock.schedule(this);
+/**
+ * The specs' one fake clock: @sinonjs/fake-timers, installed the same way everywhere. It fakes only
+ * what the spec names (default setTimeout/clearTimeout; the pinger needs setInterval, epoch-ms fields
+ * need Date), starts at 0, and lets a faked clearTimeout still clear a real timer armed before it.
+ * Sockets stay real, and the helpers (the fake lookupd, V1Client, ClientSockets, eventually) keep
+ * real time (harness/real-timers.ts), so a spec moves time between the I/O steps it awaits.
+ *
+ * The uninstall is registered with `cleanup`: whatever the spec creates after this call is closed
+ * first, still on the fake timers it armed; whatever it created before is closed on real time.
+ */
+export function useFakeClock(
+  cleanup: Cleanup,
+  toFake: FakeMethod[] = ['setTimeout', 'clearTimeout'],
+): FakeClock {
+  const clock = FakeTimers.install({ now: 0, toFake, shouldClearNativeTimers: true });
+  // sinon keeps a timer's ref state on the handle it returns, so the handles are kept to count them.
+  // Its uninstall puts the real functions back, these wrappers included.
+  const handles = new Set<TimerHandle>();
+  for (const name of ['setTimeout', 'setInterval'] as const) {
+    if (!toFake.includes(name)) continue;
+    const global = globalThis as unknown as Record<string, (...args: unknown[]) => TimerHandle>;
+    const fake = global[name]!;
+    global[name] = (...args: unknown[]) => {
+      const handle = fake(...args);
+      handles.add(handle);
+      return handle;
+    };
   }
-
-  refresh(): this {
-    this.at = this.clock.now + this.ms;
-    this.clock.schedule(this);
-    return this;
-  }
-
-  unref(): this {
-    this.#referenced = false;
-    return this;
-  }
-
-  ref(): this {
-    this.#referenced = true;
-    return this;
-  }
-
-  hasRef(): boolean {
-    return this.#referenced;
-  }
-
-  fire(): void {
-    this.callback(...this.args);
-  }
+  Object.defineProperty(clock, 'referenced', {
+    get: () => {
+      let count = 0;
+      for (const handle of handles) {
+        if (!clock.timers?.has(Number(handle))) handles.delete(handle);
+        else if (handle.hasRef()) count++;
+      }
+      return count;
+    },
+  });
+  cleanup(() => clock.uninstall());
+  return clock as FakeClock;
 }

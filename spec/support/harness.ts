@@ -1,15 +1,30 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import { realTimers } from '../../harness/real-timers.js';
 import { ConnectionError, NsqLookupError } from '../../lib/errors.js';
 import type { LookupPeer, LookupPeerEvents } from '../../lib/peer/lookup-peer.js';
+import { LIB_DIR } from './leak-check.js';
+
+/** Registers one cleanup step; see {@link useCleanup}. */
+export interface Cleanup {
+  (step: () => unknown): void;
+  /**
+   * Runs the steps registered so far, last first, and forgets them; every step runs even when one
+   * throws, and the first error is rethrown. The afterEach hook calls it; a test that sets up many
+   * times over (one property run after another) calls it between runs.
+   */
+  run(): Promise<void>;
+}
 
 /**
- * Per-test cleanup, run LIFO after each test even when it failed. Register each server or client right
- * after creating it. Call once per describe block.
+ * Per-test cleanup, run LIFO after each test even when it failed. Register each server, client, clock
+ * or temporary directory right after creating it. Call once per describe block.
  */
-export function useCleanup(): (fn: () => unknown) => void {
+export function useCleanup(): Cleanup {
   const stack: (() => unknown)[] = [];
-  afterEach(async () => {
+  const cleanup = ((step: () => unknown) => {
+    stack.push(step);
+  }) as Cleanup;
+  cleanup.run = async () => {
     let first: unknown;
     while (stack.length > 0) {
       try {
@@ -19,18 +34,15 @@ export function useCleanup(): (fn: () => unknown) => void {
       }
     }
     if (first !== undefined) throw first;
-  });
-  return (fn) => {
-    stack.push(fn);
   };
+  afterEach(() => cleanup.run());
+  return cleanup;
 }
 
 /** TCP handles still open in this process (sockets, listeners): none may outlive a test's cleanup. */
 export function openTcpHandles(): string[] {
   return process.getActiveResourcesInfo().filter((name) => /^TCP/.test(name));
 }
-
-const LIB_DIR = fileURLToPath(new URL('../../lib/', import.meta.url));
 
 /**
  * Tracks the timers that library code (lib/) creates with the global setTimeout, so a test can check
@@ -76,7 +88,7 @@ export function trackLibraryTimers(): { pending(): string[]; restore(): void } {
  * For a describe block using {@link useCleanup}: each test must leave no TCP handle (beyond those open
  * when it started) and no pending library timer once its cleanup has run. Call right after useCleanup.
  */
-export function useLeakChecks(cleanup: (fn: () => unknown) => void): void {
+export function useLeakChecks(cleanup: Cleanup): void {
   beforeEach(async () => {
     await quiesce();
     const baseline = openTcpHandles();
@@ -108,10 +120,10 @@ export function nextEvent<E extends keyof LookupPeerEvents & string>(
 ): Promise<LookupPeerEvents[E]> {
   const promise = new Promise<LookupPeerEvents[E]>((resolve, reject) => {
     const listener = (...args: LookupPeerEvents[E]) => {
-      clearTimeout(timer);
+      realTimers.clearTimeout(timer);
       resolve(args);
     };
-    const timer = setTimeout(() => {
+    const timer = realTimers.setTimeout(() => {
       peer.off(event, listener);
       reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
     }, timeoutMs);
@@ -125,8 +137,8 @@ export function nextEvent<E extends keyof LookupPeerEvents & string>(
 
 /** Lets the event loop run a full turn twice, so that handle closes already under way complete. */
 export async function quiesce(): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-  await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => realTimers.setTimeout(resolve, 0));
+  await new Promise((resolve) => realTimers.setImmediate(resolve));
 }
 
 /** Resolves once the peer's state is `state` (now or after a state event). */

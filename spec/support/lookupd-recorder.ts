@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { hostname as osHostname } from 'node:os';
 import { promisify } from 'node:util';
 import { startRealLookupd } from '../../harness/oracle.js';
+import { portOf } from '../../harness/targets.js';
 import { type ExactJson, ExactObject, parseExactJson } from './exact-json.js';
 import type {
   FixtureFile,
@@ -9,11 +10,13 @@ import type {
   FixtureScenario,
   FixtureStep,
   HttpExpect,
-  Segment,
   ServerExit,
   TcpExpect,
 } from './fixtures.js';
-import { type HttpResult, httpRequest, RECORDED_HEADERS, WireClient } from './scenario-io.js';
+import { type HttpResult, httpRequest } from './http.js';
+import { dropTopologyFromRaw, GO_ZERO_TIME_UNIX_NANO, TOPOLOGY_KEYS } from './recorded-json.js';
+import { RECORDED_HEADERS, segmentBytes } from './scenario-io.js';
+import { V1Client } from './v1-client.js';
 
 /**
  * Records the lookupd scenarios from a real nsqlookupd, in the format of
@@ -28,8 +31,6 @@ import { type HttpResult, httpRequest, RECORDED_HEADERS, WireClient } from './sc
 
 /** The silence that ends a step's frames, as the recordings define it. */
 export const QUIET_MS = 150;
-
-const GO_ZERO_TIME_UNIX_NANO = -6795364578871345152n;
 
 /** Arrays nsqlookupd emits in Go map order, per path of a 200 answer (the `unordered` notes). */
 const UNORDERED: Record<string, string[]> = {
@@ -78,24 +79,8 @@ export async function startRecordedServer(version: string): Promise<RecordedServ
   };
 }
 
-function segmentBytes(data: Segment[]): Buffer {
-  return Buffer.concat(
-    data.map((segment) => {
-      if ('text' in segment) return Buffer.from(segment.text, 'utf8');
-      if ('hex' in segment) return Buffer.from(segment.hex, 'hex');
-      const b = Buffer.alloc(4);
-      b.writeInt32BE(segment.int32be);
-      return b;
-    }),
-  );
-}
-
-function portOf(address: string): number {
-  return Number(address.slice(address.lastIndexOf(':') + 1));
-}
-
 class Recording {
-  readonly conns = new Map<string, WireClient>();
+  readonly conns = new Map<string, V1Client>();
   /** Frames and closes already attributed to an earlier step, per connection. */
   readonly seen = new Map<string, { frames: number; closed: boolean }>();
   #quiet: (() => void) | undefined;
@@ -127,13 +112,13 @@ class Recording {
   }
 
   async connect(name: string): Promise<void> {
-    const client = await WireClient.connect(this.server.tcpAddress, () => 0);
+    const client = await V1Client.open(this.server.tcpAddress);
     client.onActivity = () => this.#arm();
     this.conns.set(name, client);
     this.seen.set(name, { frames: 0, closed: false });
   }
 
-  conn(name: string): WireClient {
+  conn(name: string): V1Client {
     const client = this.conns.get(name);
     if (!client) throw new Error(`connection ${name} was never opened`);
     return client;
@@ -373,7 +358,7 @@ async function recordStep(recording: Recording, step: FixtureStep): Promise<Fixt
       await recording.quiet();
       return { op: 'connect', conn: step.conn, expect: recording.tcpExpect(step.conn) };
     case 'write':
-      recording.conn(step.conn).write(segmentBytes(step.data));
+      void recording.conn(step.conn).write(segmentBytes(step.data));
       await recording.quiet();
       return { op: 'write', conn: step.conn, data: step.data, expect: recording.tcpExpect(step.conn) };
     case 'end':
@@ -435,8 +420,6 @@ export async function recordFile(
   };
 }
 
-const TOPOLOGY_KEYS = new Set(['topology_zone', 'topology_region']);
-
 /**
  * A scenario reduced to what a re-recording must reproduce. What may differ between the committed
  * recordings and a fresh one (spec/fixtures/lookupd-v1.3.0/README.md lists it):
@@ -484,10 +467,7 @@ export function comparableScenario(scenario: FixtureScenario, options: { topolog
         path: step.path,
         status,
         headers,
-        body:
-          body === undefined || options.topology
-            ? body
-            : body.replace(/,"topology_(?:zone|region)":"(?:[^"\\]|\\.)*"/g, ''),
+        body: body === undefined || options.topology ? body : dropTopologyFromRaw(body),
         json: comparableJson,
         unordered,
       };

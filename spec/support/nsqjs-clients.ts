@@ -3,21 +3,7 @@ import nsq, { type Message, type Reader, type ReaderOptions, type Writer } from 
 import { type Broker, type BrokerOptions, startBroker } from '../../examples/broker/index.js';
 import { splitHostPort } from '../../lib/index.js';
 import { LookupdHttpClient } from '../../lib/tools/index.js';
-
-/** Cleanup steps registered as things are created, run last-in first-out after each test. */
-export class Cleanup {
-  #steps: Array<() => unknown> = [];
-
-  add(step: () => unknown): void {
-    this.#steps.push(step);
-  }
-
-  async run(): Promise<void> {
-    const steps = this.#steps.reverse();
-    this.#steps = [];
-    for (const step of steps) await step();
-  }
-}
+import type { Cleanup } from './harness.js';
 
 /** An example broker on free 127.0.0.1 ports, closed by `cleanup`. */
 export async function brokerFor(cleanup: Cleanup, options: BrokerOptions = {}): Promise<Broker> {
@@ -27,7 +13,7 @@ export async function brokerFor(cleanup: Cleanup, options: BrokerOptions = {}): 
     broadcastAddress: '127.0.0.1',
     ...options,
   });
-  cleanup.add(() => broker.close());
+  cleanup(() => broker.close());
   return broker;
 }
 
@@ -37,7 +23,7 @@ export async function writerFor(cleanup: Cleanup, tcpAddress: string): Promise<W
   const writer = Object.assign(new nsq.Writer(host, port), { errors: [] as Error[] });
   writer.on('error', (error: Error) => writer.errors.push(error));
   writer.connect();
-  cleanup.add(() => writer.close());
+  cleanup(() => writer.close());
   await once(writer, 'ready');
   return writer;
 }
@@ -100,7 +86,7 @@ export function readerFor(
   reader.on('message', (message) => handle.deliveries.push(message));
   reader.on('nsqd_connected', (host, port) => handle.connected.push(`${host}:${port}`));
   reader.on('error', (error) => handle.errors.push(error));
-  cleanup.add(() => reader.close());
+  cleanup(() => reader.close());
   return handle;
 }
 

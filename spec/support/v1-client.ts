@@ -1,55 +1,110 @@
 import type { Socket } from 'node:net';
+import { FrameReader } from '../../harness/v1-frames.js';
 import { connectSocket } from './connect.js';
+import { eventually } from './wait.js';
 
 /**
- * A bare V1 client for tests: writes raw bytes, collects response frames ([int32 size][body]) and
- * notes how the connection ended. Builds its frames with no help from the library's codec.
+ * The one bare V1 client of the specs, for talking to a lookupd byte by byte (the lookupd specs, the
+ * fuzzers, the differential runs, the fixture replayer and recorder): it writes raw bytes, frames
+ * every answer with {@link FrameReader}, and notes how the connection ended (FIN or RST, and at
+ * which step), and whether the server sent bytes that are no frame. It builds nothing with the
+ * library's codec.
  */
-export class V1Client {
-  readonly frames: Buffer[] = [];
-  /** Set once the socket is closed; `reset` when that came with ECONNRESET. */
-  closed = false;
-  reset = false;
-  readonly #socket: Socket;
-  #pending: Buffer = Buffer.alloc(0);
-  readonly #waiters = new Set<() => void>();
 
-  private constructor(socket: Socket) {
+export interface ReceivedFrame {
+  size: number;
+  body: Buffer;
+  /** The caller's step that was running when the frame arrived (see {@link V1ClientOptions.step}). */
+  step: number;
+}
+
+export interface V1ClientOptions {
+  /**
+   * The caller's current step, read as each frame and the close arrive: the replayer tags them so a
+   * frame that came too early shows up as a stale frame at the next step. Default: always 0.
+   */
+  step?: () => number;
+}
+
+/** How long a wait for frames or a close may take by default. */
+export const V1_CLIENT_TIMEOUT_MS = 5000;
+
+export class V1Client {
+  /** Frames not yet taken by the caller (a caller may splice them off as it checks them). */
+  readonly frames: ReceivedFrame[] = [];
+  /** Set once the socket is closed. */
+  closed = false;
+  /** The step running when the socket closed; -1 while open. */
+  closedAtStep = -1;
+  /** The first socket error, if any. */
+  error: NodeJS.ErrnoException | undefined;
+  /** The code of every socket error seen. */
+  readonly errorCodes = new Set<string>();
+  /** Set by destroy(): the caller closed it, so its silence or close says nothing about the server. */
+  destroyedByUs = false;
+  readonly localPort: number;
+  /** Called after every chunk received and at the close (the recorder waits for quiet with it). */
+  onActivity: (() => void) | undefined;
+  readonly #socket: Socket;
+  readonly #reader = new FrameReader();
+  readonly #received: Buffer[] = [];
+  readonly #waiters = new Set<() => void>();
+  readonly #step: () => number;
+
+  private constructor(socket: Socket, options: V1ClientOptions) {
     this.#socket = socket;
+    this.#step = options.step ?? (() => 0);
+    this.localPort = socket.localPort ?? 0;
     socket.on('data', (chunk: Buffer) => {
-      this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-      while (this.#pending.length >= 4) {
-        const size = this.#pending.readInt32BE(0);
-        if (size < 0 || this.#pending.length < 4 + size) break;
-        this.frames.push(Buffer.from(this.#pending.subarray(4, 4 + size)));
-        this.#pending = this.#pending.subarray(4 + size);
+      this.#received.push(chunk);
+      for (const { size, body } of this.#reader.push(chunk)) {
+        this.frames.push({ size, body, step: this.#step() });
       }
       this.#notify();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      // EPIPE: a write after the peer's RST, which is how some resets are first noticed.
-      if (error.code === 'ECONNRESET' || error.code === 'EPIPE') this.reset = true;
+      this.error ??= error;
+      if (error.code) this.errorCodes.add(error.code);
     });
     socket.on('close', () => {
-      this.closed = true;
+      if (!this.closed) {
+        this.closed = true;
+        this.closedAtStep = this.#step();
+      }
       this.#notify();
     });
   }
 
-  static async open(address: string): Promise<V1Client> {
-    return new V1Client(await connectSocket(address));
+  static async open(address: string, options: V1ClientOptions = {}): Promise<V1Client> {
+    return new V1Client(await connectSocket(address), options);
+  }
+
+  /** The connection was reset (ECONNRESET). */
+  get reset(): boolean {
+    return this.errorCodes.has('ECONNRESET');
+  }
+
+  /** A write failed with EPIPE: the server had reset the connection before the write. */
+  get brokenPipe(): boolean {
+    return this.errorCodes.has('EPIPE');
+  }
+
+  /** Why the answers stopped being frames (`frame size <n>`), if they did. */
+  get garbage(): string | undefined {
+    return this.#reader.garbage;
   }
 
   /** Bytes received after the last complete frame. */
   get pendingBytes(): number {
-    return this.#pending.length;
+    return this.#reader.pendingBytes;
   }
 
-  get localPort(): number {
-    return this.#socket.localPort ?? 0;
+  /** Every byte received, in order, frames or not. */
+  received(): Buffer {
+    return Buffer.concat(this.#received);
   }
 
-  /** Resolves once `write`'s bytes are handed to the kernel (false if the socket is gone). */
+  /** Resolves once the bytes are handed to the kernel (false if the socket is gone). */
   write(bytes: Buffer | string): Promise<boolean> {
     return new Promise((resolve) => {
       if (this.#socket.destroyed || !this.#socket.writable) {
@@ -62,63 +117,39 @@ export class V1Client {
     });
   }
 
+  /** Half-closes (FIN). */
   end(): void {
-    this.#socket.end();
+    if (!this.#socket.destroyed) this.#socket.end();
   }
 
   destroy(): void {
+    this.destroyedByUs = true;
     this.#socket.destroy();
   }
 
-  /** Waits for `count` frames in total (or the close), then returns them as latin1 text. */
-  async texts(count: number, timeoutMs = 5000): Promise<string[]> {
+  /** Waits for `count` frames in total (or the close), then returns them all as latin1 text. */
+  async texts(count: number, timeoutMs = V1_CLIENT_TIMEOUT_MS): Promise<string[]> {
     await this.until(() => this.frames.length >= count || this.closed, `${count} frame(s)`, timeoutMs);
-    return this.frames.map((f) => f.toString('latin1'));
+    return this.frames.map((f) => f.body.toString('latin1'));
   }
 
-  async untilClosed(timeoutMs = 5000): Promise<void> {
+  async untilClosed(timeoutMs = V1_CLIENT_TIMEOUT_MS): Promise<void> {
     await this.until(() => this.closed, 'the close', timeoutMs);
   }
 
-  until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check);
-        reject(
-          new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames: ${this.frames.length}`),
-        );
-      }, timeoutMs);
-      this.#waiters.add(check);
+  /** Resolves once `condition` holds, re-checked at every chunk received and at the close. */
+  until(condition: () => boolean, what: string, timeoutMs = V1_CLIENT_TIMEOUT_MS): Promise<void> {
+    return eventually(condition, `${what} (${this.frames.length} frame(s) so far)`, {
+      timeoutMs,
+      wake: (recheck) => {
+        this.#waiters.add(recheck);
+        return () => this.#waiters.delete(recheck);
+      },
     });
   }
 
   #notify(): void {
+    this.onActivity?.();
     for (const waiter of [...this.#waiters]) waiter();
   }
-}
-
-/** `IDENTIFY\n`, the body size and the body. */
-export function identifyBytes(body: string | Buffer): Buffer {
-  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(bytes.length, 0);
-  return Buffer.concat([Buffer.from('IDENTIFY\n'), size, bytes]);
-}
-
-/** An IDENTIFY body as nsqd 1.3.0 writes it. */
-export function nsqdIdentity(broadcastAddress = 'broker.example', tcpPort = 4150, httpPort = 4151): string {
-  return JSON.stringify({
-    broadcast_address: broadcastAddress,
-    hostname: 'h',
-    http_port: httpPort,
-    tcp_port: tcpPort,
-    version: '1.3.0',
-  });
 }

@@ -55,6 +55,17 @@ export function identifyCommand(body: string | Buffer): Buffer {
   return Buffer.concat([commandLine('IDENTIFY'), int32be(b.length), b]);
 }
 
+/** An IDENTIFY body as nsqd 1.3.0 writes it: its keys, in its order. */
+export function nsqdIdentity(broadcastAddress = 'broker.example', tcpPort = 4150, httpPort = 4151): string {
+  return JSON.stringify({
+    broadcast_address: broadcastAddress,
+    hostname: 'h',
+    http_port: httpPort,
+    tcp_port: tcpPort,
+    version: '1.3.0',
+  });
+}
+
 /**
  * Fills a fixture template: `${name}` is replaced by the value's text. Strings are inserted raw (the
  * template already has the quotes), so callers pass values that need no JSON escaping.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { Backoff } from '../../lib/loop/backoff.js';
-import { prng } from '../support/wait.js';
+import { mulberry32 } from '../../lib/util/random.js';
 
 describe('Backoff', () => {
   it('without jitter: initialDelayMs, growing by factor, capped at maxDelayMs; reset starts over', () => {
@@ -18,7 +18,7 @@ describe('Backoff', () => {
 
   it('with jitter: every delay within [d/2, d] of its unjittered value, never above maxDelayMs', () => {
     const seed = 0x5eed;
-    const random = prng(seed);
+    const random = mulberry32(seed);
     const extremes = [0, 0.999_999_999];
     let i = 0;
     const draw = () => (i++ % 7 === 0 ? extremes[i % 2]! : random());

@@ -1,9 +1,10 @@
 /** The example broker's topics and channels (examples/broker/), with a fake clock and fake consumers. */
 import assert from 'node:assert/strict';
-import FakeTimers, { type Clock } from '@sinonjs/fake-timers';
 import type { Channel, Consumer } from '../../examples/broker/channel.js';
 import type { Message } from '../../examples/broker/protocol-v2.js';
 import { QueueFullError, Topic } from '../../examples/broker/topic.js';
+import { type FakeClock, useFakeClock } from '../support/fake-clock.js';
+import { useCleanup } from '../support/harness.js';
 
 let nextConsumerId = 1;
 
@@ -54,7 +55,8 @@ class FakeConsumer implements Consumer {
 }
 
 describe('example broker topics and channels', () => {
-  let clock: Clock;
+  const cleanup = useCleanup();
+  let clock: FakeClock;
   let ids: number;
   let created: string[];
   let leftEmpty: string[];
@@ -70,12 +72,11 @@ describe('example broker topics and channels', () => {
   const bodies = (...texts: string[]) => texts.map((text) => Buffer.from(text));
 
   beforeEach(() => {
-    clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    clock = useFakeClock(cleanup, ['setTimeout', 'clearTimeout', 'Date']);
     ids = 1;
     created = [];
     leftEmpty = [];
   });
-  afterEach(() => clock.uninstall());
 
   it('holds messages in the topic until its first channel, which gets them all', () => {
     const t = topic();

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
 import { InvalidNameError, RegistryFileError } from '../../lib/errors.js';
 import { Registry, type RegistryChange } from '../../lib/registry/registry.js';
+import { useCleanup } from '../support/harness.js';
 
 describe('Registry', () => {
+  const cleanup = useCleanup();
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-registry-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    cleanup(() => rm(dir, { recursive: true, force: true }));
   });
 
   function recorder(registry: Registry): RegistryChange[] {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Packr, pack } from 'msgpackr';
 import { SnapshotFileError } from '../../lib/errors.js';
 import { decodeSnapshot, loadSnapshot, type TopologySnapshot } from '../../lib/tools/snapshot.js';
+import { useCleanup } from '../support/harness.js';
 
 function snapshot(): TopologySnapshot {
   return {
@@ -128,12 +129,11 @@ describe('snapshot files', () => {
   });
 
   describe('a producer IDENTIFY could not announce', () => {
+    const cleanup = useCleanup();
     let dir: string;
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-snapshot-'));
-    });
-    afterEach(async () => {
-      await rm(dir, { recursive: true, force: true });
+      cleanup(() => rm(dir, { recursive: true, force: true }));
     });
 
     /** A good producer, then one with `field` set to `value`: the file is refused whole. */

@@ -1,18 +1,23 @@
 import { EventEmitter, once } from 'node:events';
+import * as http from 'node:http';
 import * as net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { realTimers } from '../../harness/real-timers.js';
+import { eventually } from './wait.js';
 import { frame, MAGIC_BYTES } from './wire-builder.js';
 
 /**
- * A scripted stand-in for nsqlookupd's TCP side, for peer tests. It parses what a client sends (magic,
- * command lines, IDENTIFY bodies), records every command, and answers through one handler per command
- * name. By default it answers like lookupd v1.3.0 (OK to PING/REGISTER/UNREGISTER, its info to
- * IDENTIFY, `E_INVALID` and a hang-up to anything else); a test replaces handlers to stay silent,
- * answer slowly, close, reset, send garbage or close mid-frame. Handlers of one connection run one at
- * a time, in command order, as lookupd's do.
+ * The one scriptable stand-in for nsqlookupd's TCP side, for peer, loop and heartbeat specs. It parses
+ * what a client sends (magic, command lines, IDENTIFY bodies), records every command, and answers
+ * through one handler per command name. By default it answers like lookupd v1.3.0 (OK to PING,
+ * REGISTER and UNREGISTER, its info to IDENTIFY, `E_INVALID` and a hang-up to anything else); a spec
+ * replaces handlers (see {@link answer}) to stay silent, answer slowly, close, reset, send garbage or
+ * close mid-frame, holds an answer back with {@link FakeLookupd.hold}, drops every connection, or
+ * crashes and restarts it on the same port. Handlers of one connection run one at a time, in command
+ * order, as lookupd's do.
  *
- * Listens on 127.0.0.1 port 0. stop() closes the listener and every accepted socket, cancels pending
- * sleeps, and resolves once all of them are closed.
+ * Listens on 127.0.0.1 (port 0 unless told). stop() closes the listener and every accepted socket,
+ * cancels pending sleeps, and resolves once all of them are closed. Its waits run on real time, so a
+ * spec's fake clock does not stop them.
  */
 
 export interface ReceivedCommand {
@@ -26,10 +31,7 @@ export interface ReceivedCommand {
   body?: Buffer;
 }
 
-export type CommandHandler = (
-  command: ReceivedCommand,
-  connection: ScriptedConnection,
-) => void | Promise<void>;
+export type CommandHandler = (command: ReceivedCommand, connection: FakeConnection) => void | Promise<void>;
 
 export interface LookupdInfoAnswer {
   broadcast_address: string;
@@ -39,15 +41,20 @@ export interface LookupdInfoAnswer {
   version: string;
 }
 
-export interface ScriptedServerOptions {
-  /** Handlers by command name, replacing the lookupd-like defaults. */
+export interface FakeLookupdOptions {
+  /** Handlers by command name (`*`: any other name), replacing the lookupd-like defaults. */
   handlers?: Record<string, CommandHandler>;
-  /** Runs when a connection is accepted, before any byte is read (to close, reset, or talk first). */
-  onConnection?: (connection: ScriptedConnection) => void | Promise<void>;
+  /**
+   * Runs when a connection is accepted, before any byte is read: to close, reset, talk first, or
+   * `mute()` it (a lookupd that accepts and never answers).
+   */
+  onConnection?: (connection: FakeConnection) => void | Promise<void>;
   /** Fields of the IDENTIFY answer; `tcp_port` defaults to the server's port. */
   info?: Partial<LookupdInfoAnswer>;
   /** Keep a connection open after the client's FIN (lookupd closes its side; a stuck server doesn't). */
   allowHalfOpen?: boolean;
+  /** The port to listen on (default: any free one), e.g. one a client was refused on a moment ago. */
+  port?: number;
 }
 
 /** Ready-made handlers. */
@@ -87,7 +94,7 @@ export const answer = {
   echo: ((cmd, c) => c.reply(cmd.line)) as CommandHandler,
 };
 
-export class ScriptedConnection {
+export class FakeConnection {
   readonly received: ReceivedCommand[] = [];
   /** The first 4 bytes the client sent. */
   magic: Buffer | undefined;
@@ -105,7 +112,7 @@ export class ScriptedConnection {
   constructor(
     readonly id: number,
     readonly socket: net.Socket,
-    private readonly server: ScriptedServer,
+    private readonly server: FakeLookupd,
   ) {
     // Not events.once(): it would reject on the socket's 'error', which precedes 'close' on a reset.
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -151,9 +158,21 @@ export class ScriptedConnection {
     this.end();
   }
 
-  /** Waits `ms`; rejects (ending the handler) if the server is stopped first. */
+  /** Waits `ms` of real time; rejects (ending the handler) if the server is stopped first. */
   sleep(ms: number): Promise<void> {
-    return sleep(ms, undefined, { signal: this.server.signal });
+    const signal = this.server.signal;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        realTimers.clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const timer = realTimers.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   #onData(chunk: Buffer): void {
@@ -190,9 +209,10 @@ export class ScriptedConnection {
       buf = buf.subarray(next);
       const command: ReceivedCommand = { connection: this.id, line, name, args, ...(body && { body }) };
       this.received.push(command);
-      this.server.record(command);
+      const gate = this.server.record(command);
       const handler = this.server.handlerFor(name);
       this.#chain = this.#chain
+        .then(() => gate)
         .then(() => (this.#stopped ? undefined : handler(command, this)))
         .catch((error: unknown) => {
           if (!this.server.signal.aborted) this.server.handlerErrors.push(error);
@@ -202,34 +222,32 @@ export class ScriptedConnection {
   }
 }
 
-export class ScriptedServer {
-  readonly connections: ScriptedConnection[] = [];
+export class FakeLookupd {
+  /** Every connection accepted, in order (closed ones included). */
+  readonly connections: FakeConnection[] = [];
   /** Every command received, on any connection, in arrival order. */
   readonly received: ReceivedCommand[] = [];
   /** Errors thrown by handlers (a test may assert there are none). */
   readonly handlerErrors: unknown[] = [];
   /** Errors on accepted sockets (ECONNRESET when the client resets, say). */
   readonly socketErrors: Error[] = [];
-  readonly #server: net.Server;
+  #server: net.Server | undefined;
   readonly #handlers: Record<string, CommandHandler>;
-  readonly #options: ScriptedServerOptions;
+  readonly #gates = new Map<string, Promise<void>>();
+  readonly #options: FakeLookupdOptions;
   readonly #events = new EventEmitter();
   readonly #abort = new AbortController();
   #port = 0;
 
-  private constructor(options: ScriptedServerOptions) {
+  private constructor(options: FakeLookupdOptions) {
     this.#options = options;
     this.#handlers = { ...this.#defaultHandlers(), ...options.handlers };
-    this.#server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) =>
-      this.#onConnection(socket),
-    );
+    this.#port = options.port ?? 0;
   }
 
-  static async start(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
-    const server = new ScriptedServer(options);
-    server.#server.listen({ host: '127.0.0.1', port: 0 });
-    await once(server.#server, 'listening');
-    server.#port = (server.#server.address() as net.AddressInfo).port;
+  static async start(options: FakeLookupdOptions = {}): Promise<FakeLookupd> {
+    const server = new FakeLookupd(options);
+    await server.#listen();
     return server;
   }
 
@@ -254,35 +272,48 @@ export class ScriptedServer {
     return this.#handlers[name] ?? this.#handlers['*']!;
   }
 
+  /**
+   * Holds back the answer to the next command equal to `line` (and every answer after it on that
+   * connection, as lookupd answers in order) until the returned function is called.
+   */
+  hold(line: string): () => void {
+    let release!: () => void;
+    this.#gates.set(
+      line,
+      new Promise((resolve) => {
+        release = resolve;
+      }),
+    );
+    return () => release();
+  }
+
   /** Commands received with this name. */
   commands(name: string): ReceivedCommand[] {
     return this.received.filter((c) => c.name === name);
   }
 
+  /** Every command line received, in arrival order. */
+  lines(): string[] {
+    return this.received.map((c) => c.line);
+  }
+
   /**
-   * Resolves once `condition()` holds, re-checked after every connection, command and close, and every
-   * 10 ms for conditions on state the server does not see change (a test's own handler variables).
+   * Resolves once `condition()` holds, re-checked after every connection, command and close, and
+   * every 10 ms for state the server does not see change (a test's own handler variables).
    */
-  async until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    if (condition()) return;
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        done();
-        resolve();
-      };
-      const poll = setInterval(check, 10);
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`scripted server: still waiting for ${what} after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        this.#events.off('change', check);
-      };
-      this.#events.on('change', check);
+  until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    return eventually(condition, `${what} (fake lookupd ${this.address})`, {
+      timeoutMs,
+      wake: (recheck) => {
+        this.#events.on('change', recheck);
+        return () => this.#events.off('change', recheck);
+      },
     });
+  }
+
+  /** Resolves once a command line equal to `line` has been received (now or later). */
+  waitFor(line: string, timeoutMs = 5000): Promise<void> {
+    return this.until(() => this.received.some((c) => c.line === line), `'${line}'`, timeoutMs);
   }
 
   waitForCommands(count: number): Promise<void> {
@@ -293,26 +324,58 @@ export class ScriptedServer {
     return this.until(() => this.connections.length >= count, `${count} connections`);
   }
 
+  /** Drops every open connection (as a lookupd that lost them would), and keeps listening. */
+  async dropConnections(): Promise<void> {
+    for (const c of this.connections) c.socket.destroy();
+    await Promise.all(this.connections.map((c) => c.closed));
+  }
+
+  /** Stops listening and drops every connection, as a lookupd that died; {@link restart} brings it back. */
+  async crash(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    const closed = server?.listening
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    await Promise.all([closed, this.dropConnections()]);
+  }
+
+  /** Listens again on the port it had, after {@link crash}. */
+  async restart(): Promise<void> {
+    if (this.#server) throw new Error(`fake lookupd ${this.address} is still running`);
+    await this.#listen();
+  }
+
   /** Closes the listener and every accepted socket; resolves once all are closed. */
   async stop(): Promise<void> {
     this.#abort.abort();
-    const listenerClosed = this.#server.listening
-      ? new Promise<void>((resolve) => this.#server.close(() => resolve()))
-      : Promise.resolve();
-    for (const c of this.connections) c.socket.destroy();
-    await Promise.all([listenerClosed, ...this.connections.map((c) => c.closed)]);
+    await this.crash();
   }
 
-  record(command: ReceivedCommand): void {
+  /** Records a command from one of its connections; returns the gate its answer waits for. */
+  record(command: ReceivedCommand): Promise<void> | undefined {
     this.received.push(command);
+    const gate = this.#gates.get(command.line);
+    if (gate) this.#gates.delete(command.line);
     this.#events.emit('change');
+    return gate;
+  }
+
+  async #listen(): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: this.#options.allowHalfOpen ?? false }, (socket) =>
+      this.#onConnection(socket),
+    );
+    this.#server = server;
+    server.listen({ host: '127.0.0.1', port: this.#port });
+    await once(server, 'listening');
+    this.#port = (server.address() as net.AddressInfo).port;
   }
 
   #onConnection(socket: net.Socket): void {
-    const connection = new ScriptedConnection(this.connections.length + 1, socket, this);
+    const connection = new FakeConnection(this.connections.length + 1, socket, this);
     this.connections.push(connection);
     void connection.closed.then(() => this.#events.emit('change'));
-    if (this.#abort.signal.aborted) {
+    if (this.#abort.signal.aborted || this.#server === undefined) {
       socket.destroy();
       return;
     }
@@ -342,8 +405,8 @@ export class ScriptedServer {
   get info(): LookupdInfoAnswer {
     const info = this.#options.info ?? {};
     return {
-      broadcast_address: info.broadcast_address ?? 'scripted.example',
-      hostname: info.hostname ?? 'scripted-host',
+      broadcast_address: info.broadcast_address ?? 'fake-lookupd.example',
+      hostname: info.hostname ?? 'fake-lookupd-host',
       http_port: info.http_port ?? 4161,
       tcp_port: info.tcp_port ?? this.#port,
       version: info.version ?? '1.3.0',
@@ -351,7 +414,30 @@ export class ScriptedServer {
   }
 }
 
-/** Starts a scripted server; the caller registers `stop()` as cleanup. */
-export function startScriptedServer(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
-  return ScriptedServer.start(options);
+/** An HTTP server whose `GET /ping` answers `status` and `body` (default 200 `OK`), counting requests. */
+export async function startHttpPing(answer: { status?: number; body?: string } = {}): Promise<{
+  address: string;
+  requests: string[];
+  close(): Promise<void>;
+}> {
+  const requests: string[] = [];
+  const server = http.createServer((request, response) => {
+    requests.push(`${request.method} ${request.url}`);
+    if (request.url !== '/ping') {
+      response.writeHead(404).end('NOT_FOUND');
+      return;
+    }
+    response.writeHead(answer.status ?? 200, { 'content-type': 'text/plain; charset=utf-8' });
+    response.end(answer.body ?? 'OK');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

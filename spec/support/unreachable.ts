@@ -1,5 +1,22 @@
+import { once } from 'node:events';
 import * as net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { realTimers } from '../../harness/real-timers.js';
+
+/** Addresses a client cannot talk to: one that refuses at once, and one where a dial never completes. */
+
+/**
+ * A 127.0.0.1 port that refuses connections: it was free a moment ago (bound, read, closed), so
+ * another process could take it in between, a small chance.
+ */
+export async function refusedAddress(): Promise<string> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `127.0.0.1:${port}`;
+}
 
 /**
  * A TCP port on 127.0.0.1 where a dial never completes, to test dial timeouts without leaving the
@@ -59,9 +76,9 @@ export class UnacceptingListener {
       socket.on('error', () => {});
       this.#fillers.push(socket);
       const connected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 250);
+        const timer = realTimers.setTimeout(() => resolve(false), 250);
         socket.once('connect', () => {
-          clearTimeout(timer);
+          realTimers.clearTimeout(timer);
           resolve(true);
         });
       });
