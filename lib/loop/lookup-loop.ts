@@ -64,7 +64,9 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
   readonly #host: SlotHost;
   /** Aborted by {@link close}: cuts short a broadcast address check in progress. */
-  readonly #stop = new AbortController();
+  /** Aborted by close(): ends a broadcast check in progress. Made on the first check (most loops of a
+   * fleet never run one, and an AbortController costs about a kilobyte). */
+  #stop: AbortController | undefined;
 
   constructor(options: LookupLoopOptions) {
     super();
@@ -124,7 +126,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
           }
         },
         (error: unknown) => {
-          if (!this.#stop.signal.aborted) this.#log('broadcast address check failed: %s', String(error));
+          if (this.#phase !== 'closed') this.#log('broadcast address check failed: %s', String(error));
         },
       );
     }
@@ -135,6 +137,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
    * Rejects with {@link ClosedError} when the loop is closed before the check is done.
    */
   checkBroadcastAddress(): Promise<BroadcastWarning[]> {
+    this.#stop ??= this.#newStop();
     return checkBroadcastAddress({
       identity: this.#identity,
       lookupdAddresses: this.#addresses,
@@ -142,6 +145,16 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       resolve: this.#check.resolve,
       signal: this.#stop.signal,
     });
+  }
+
+  #newStop(): AbortController {
+    const stop = new AbortController();
+    if (this.#phase === 'closed') stop.abort(this.#closedBeforeCheck());
+    return stop;
+  }
+
+  #closedBeforeCheck(): ClosedError {
+    return new ClosedError('LookupLoop closed before the broadcast address check finished');
   }
 
   /** The lookupd addresses the loop keeps, without duplicates, in the order given (a copy). */
@@ -242,7 +255,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   async close(): Promise<void> {
     if (this.#phase === 'closed') return this.#closed;
     this.#phase = 'closed';
-    this.#stop.abort(new ClosedError('LookupLoop closed before the broadcast address check finished'));
+    this.#stop?.abort(this.#closedBeforeCheck());
     this.#registry.off('change', this.#onChange);
     await Promise.all([...this.#slots.keys()].map((address) => this.#removePeer(address)));
     for (const end of [...this.#streams.values()]) end();

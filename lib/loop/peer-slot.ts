@@ -4,7 +4,7 @@ import { type ConnectHandle, LookupPeer, type LookupPeerOptions } from '../peer/
 import type { IdentifyInfo } from '../protocol/encoder.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import type { LogFn } from '../util/debug.js';
-import { Backoff, type BackoffOptions, delay } from './backoff.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 import { Pinger } from './pinger.js';
 import type { PeerErrorInfo, PeerPhase, PeerStats, PeerStatusEvent } from './types.js';
 
@@ -54,8 +54,8 @@ export class PeerSlot {
   readonly #log: LogFn;
   readonly #backoff: Backoff;
   readonly #pinger: Pinger;
-  /** Aborted by remove(): ends the reconnect cycle and any delay it waits on. */
-  readonly #stop = new AbortController();
+  /** Ends the backoff delay being waited, when remove() comes during one. */
+  #cancelDelay: (() => void) | undefined;
   readonly #counters: PeerCounters = {
     connects: 0,
     commandsSent: 0,
@@ -162,7 +162,7 @@ export class PeerSlot {
     if (this.removed) return;
     this.#enter('removed');
     this.#pinger.cancel();
-    this.#stop.abort(new AbortError('peer removed'));
+    this.#cancelDelay?.();
     this.#ended?.(new ConnectionError('NSQ_ERR_PEER_CLOSED', this.address, 'peer removed'));
     this.#log('%s: removing peer', this.address);
     await this.#peer.close();
@@ -176,22 +176,24 @@ export class PeerSlot {
   }
 
   async #run(): Promise<void> {
-    const signal = this.#stop.signal;
-    while (!signal.aborted) {
+    while (!this.removed) {
       try {
-        await pRetry(() => this.#attempt(), {
+        // No AbortSignal: remove() closes the peer (failing the attempt) and ends a delay itself, and
+        // a fleet of 10,000 slots would pay about a kilobyte each for one.
+        await pRetry(() => this.#connect(), {
           retries: Number.POSITIVE_INFINITY,
           // The delay is the backoff's, waited in onFailedAttempt; p-retry's own is zero.
           minTimeout: 0,
           maxTimeout: 0,
           randomize: false,
-          signal,
-          unref: true,
-          shouldRetry: ({ error }) => retryable(error),
-          onFailedAttempt: ({ error }) => this.#onFailedAttempt(error, signal),
+          shouldRetry: ({ error }) => !this.removed && retryable(error),
+          onFailedAttempt: async ({ error }) => {
+            this.#recordError(error);
+            if (!this.removed && retryable(error)) await this.#backOff(error);
+          },
         });
       } catch (error) {
-        if (signal.aborted) return;
+        if (this.removed) return;
         // Not retryable: reported as this slot's last error; the slot stays down until removed.
         this.#log('%s: reconnecting stopped: %s', this.address, String(error));
         this.#enter('stopped');
@@ -203,34 +205,38 @@ export class PeerSlot {
         });
         return;
       }
-      // The connection proved itself; when it ends, the next attempt starts at once.
-      await new Promise<void>((resolve) => {
-        if (this.#peer.state !== 'connected') resolve();
-        else this.#ended = () => resolve();
+      // Connected. It proves itself by answering a PING; a connection that ends before that is one
+      // more failure, waited out like a failed dial. Once proven, its end starts the next attempt at once.
+      const first = await new Promise<'proven' | Error>((resolve) => {
+        if (this.#peer.state !== 'connected') {
+          resolve(
+            this.#lastErrorObject ?? new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'closed'),
+          );
+          return;
+        }
+        this.#proven = () => resolve('proven');
+        this.#ended = resolve;
       });
+      if (this.removed) return;
+      if (first === 'proven') {
+        await new Promise<void>((resolve) => {
+          if (this.#peer.state !== 'connected') resolve();
+          else this.#ended = () => resolve();
+        });
+      } else {
+        await this.#backOff(first);
+      }
     }
   }
 
-  /** One attempt: connect, then wait until the connection answers a PING (or fails before). */
-  async #attempt(): Promise<void> {
-    if (this.#stop.signal.aborted) throw new AbortError('peer removed');
+  /** One connection attempt: dial, magic and the connect callback. */
+  async #connect(): Promise<void> {
+    if (this.removed) throw new AbortError('peer removed');
     await this.#peer.connect();
-    await new Promise<void>((resolve, reject) => {
-      if (this.#peer.state !== 'connected') {
-        reject(
-          this.#lastErrorObject ??
-            new ConnectionError('NSQ_ERR_CONNECTION_CLOSED', this.address, 'connection closed'),
-        );
-        return;
-      }
-      this.#proven = resolve;
-      this.#ended = reject;
-    });
   }
 
-  async #onFailedAttempt(error: Error, signal: AbortSignal): Promise<void> {
-    this.#recordError(error);
-    if (signal.aborted || !retryable(error)) return;
+  /** Counts one more failure, announces the delay the backoff gives it, and waits it out. */
+  async #backOff(error: Error): Promise<void> {
     const delayMs = this.#backoff.next();
     const now = Date.now();
     this.#nextRetryAt = now + delayMs;
@@ -250,11 +256,17 @@ export class PeerSlot {
       delayMs,
       nextRetryAt: this.#nextRetryAt,
     });
-    try {
-      await delay(delayMs, signal);
-    } finally {
-      this.#nextRetryAt = null;
-    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, delayMs);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#cancelDelay = done;
+    });
+    this.#cancelDelay = undefined;
+    this.#nextRetryAt = null;
   }
 
   /** The connect callback: IDENTIFY, then the whole registry in one pipelined burst. */
