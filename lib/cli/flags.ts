@@ -2,41 +2,107 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { splitHostPort } from '../util/address.js';
 import { EXIT } from './exit-codes.js';
-import { helpText } from './help.js';
+import { helpText, packageVersion } from './help.js';
 import { UsageError } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** What a command line asked for: `--help`, `--version`, or a run with these flags. */
+export type CommandLine<V> =
+  | { show: 'help' | 'version' }
+  | { show?: undefined; values: V; positionals: string[] };
+
+type Values<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; allowPositionals: boolean }>
+>['values'];
+
 /**
- * parseArgs with `--help` built in (prints help/<command>.txt and returns null) and every mistake
- * turned into a {@link UsageError}.
+ * Go's flag package (every nsq binary) takes `-flag` as well as `--flag`, and `-flag=false` for a
+ * boolean; parseArgs only `--flag`. Single-dash long flags are rewritten first; one-letter flags (`-h`,
+ * `-o`) stay short. `--` ends the flags for both.
  */
-export function parseFlags<O extends Options>(
-  command: string,
+export function normalizeGoFlags(argv: string[], booleans: ReadonlySet<string> = new Set()): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const long = /^-[a-z][a-z0-9-]+(=.*)?$/s.test(arg) ? `-${arg}` : arg;
+    const bool = /^--([a-z][a-z0-9-]*)=(true|false|1|0)$/i.exec(long);
+    if (bool && booleans.has(bool[1]!)) {
+      if (/^(true|1)$/i.test(bool[2]!)) out.push(`--${bool[1]}`);
+      continue;
+    }
+    out.push(long);
+  }
+  return out;
+}
+
+/**
+ * The one command-line parser of every command: nsq-style flags (see {@link normalizeGoFlags}), with
+ * `-h`/`--help` and `--version` built in. Pure: prints nothing; every mistake is a {@link UsageError}.
+ */
+export function parseCommandLine<O extends Options>(
   argv: string[],
   options: O,
-  allowPositionals = false,
-): {
-  values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>>['values'];
-  positionals: string[];
-} | null {
+  { positionals = false }: { positionals?: boolean } = {},
+): CommandLine<Values<O>> {
+  const all: Options = {
+    ...options,
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  const booleans = new Set(Object.entries(all).flatMap(([name, o]) => (o.type === 'boolean' ? [name] : [])));
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals,
+      args: normalizeGoFlags(argv, booleans),
+      options: all,
+      allowPositionals: positionals,
       strict: true,
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (parsed.values.help) {
-    process.stdout.write(helpText(command));
-    return null;
-  }
+  if (parsed.values.help) return { show: 'help' };
+  if (parsed.values.version) return { show: 'version' };
   // biome-ignore lint/suspicious/noExplicitAny: parseArgs' own value type, re-narrowed by the signature.
   return parsed as any;
+}
+
+/** `nsqd-lookup <command> v<version>`: what `--version` prints. */
+export function versionLine(command?: string): string {
+  return `nsqd-lookup${command ? ` ${command}` : ''} v${packageVersion()} (node ${process.version})`;
+}
+
+/** Prints what `--help` or `--version` asked for; true when the command line asked for one of them. */
+export function printShown(
+  command: string,
+  line: { show?: 'help' | 'version' },
+  version = versionLine,
+): boolean {
+  if (line.show === 'help') process.stdout.write(helpText(command));
+  else if (line.show === 'version')
+    process.stdout.write(`${version(command)}
+`);
+  return line.show !== undefined;
+}
+
+/**
+ * {@link parseCommandLine} for a command: prints help/<command>.txt for `--help` or the version for
+ * `--version` and returns null then.
+ */
+export function parseFlags<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+  settings: { positionals?: boolean } = {},
+): { values: Values<O>; positionals: string[] } | null {
+  const line = parseCommandLine(argv, options, settings);
+  if (printShown(command, line) || line.show) return null;
+  return line;
 }
 
 /** Validates repeated `host:port` flags, naming the flag in the error. */

@@ -1,8 +1,8 @@
 import type { CommandMain } from './command.js';
 import { MONITORING_EXIT } from './exit-codes.js';
-import { type HeartbeatConfig, parseHeartbeatFlags } from './heartbeat/flags.js';
+import { printShown } from './flags.js';
+import { parseHeartbeatFlags } from './heartbeat/flags.js';
 import { run } from './heartbeat/run.js';
-import { helpText } from './help.js';
 import { UsageError } from './usage.js';
 
 /**
@@ -15,7 +15,7 @@ export { type HeartbeatConfig, parseHeartbeatFlags } from './heartbeat/flags.js'
 export { liveLines } from './heartbeat/views.js';
 
 const heartbeat: CommandMain = async (argv) => {
-  let config: HeartbeatConfig | null;
+  let config: ReturnType<typeof parseHeartbeatFlags>;
   try {
     config = parseHeartbeatFlags(argv);
   } catch (error) {
@@ -23,8 +23,8 @@ const heartbeat: CommandMain = async (argv) => {
     process.stderr.write(`nsqd-lookup heartbeat: ${error.message}\nsee nsqd-lookup heartbeat --help\n`);
     return MONITORING_EXIT.usage;
   }
-  if (!config) {
-    process.stdout.write(helpText('heartbeat'));
+  if ('show' in config) {
+    printShown('heartbeat', config);
     return MONITORING_EXIT.ok;
   }
   return run(config, process.stdout);

@@ -24,11 +24,15 @@ const main: CommandMain = (argv) =>
         return load(rest);
       case 'show':
         return show(rest);
-      case undefined:
       case '-h':
       case '--help':
-        parseFlags('snapshot', ['--help'], {});
-        return action === undefined ? EXIT.usage : EXIT.ok;
+      case '-help':
+      case '--version':
+      case '-version':
+        parseFlags('snapshot', [action], {});
+        return EXIT.ok;
+      case undefined:
+        throw new UsageError('give an action: save, load or show');
       default:
         throw new UsageError(`unknown action ${JSON.stringify(action)} (save, load or show)`);
     }
@@ -68,11 +72,11 @@ async function load(argv: string[]): Promise<number> {
     {
       'lookupd-tcp-address': { type: 'string', multiple: true },
       duration: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
+      'ping-interval': { type: 'string' },
       'status-interval': { type: 'string' },
       json: { type: 'boolean' },
     },
-    true,
+    { positionals: true },
   );
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
@@ -88,8 +92,8 @@ async function load(argv: string[]): Promise<number> {
   const fleet = new FakeProducerFleet({
     addresses,
     specs: snapshotToSpecs(snapshot),
-    pingIntervalMs: parsed.values['heartbeat-interval']
-      ? parseDuration(parsed.values['heartbeat-interval'])
+    pingIntervalMs: parsed.values['ping-interval']
+      ? parseDuration(parsed.values['ping-interval'], '--ping-interval')
       : 15000,
     readTimeoutMs: 5000,
   });
@@ -102,7 +106,7 @@ async function load(argv: string[]): Promise<number> {
 }
 
 async function show(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, true);
+  const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, { positionals: true });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot show takes one FILE');

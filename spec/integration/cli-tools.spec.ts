@@ -40,8 +40,11 @@ for (const target of LOOKUPD_TARGETS) {
       const server = await lookupd();
       const run = cli([
         'fake-producers',
-        '--lookupd-tcp-address',
+        '-lookupd-tcp-address',
         server.tcpAddress,
+        '-nsqd-version=1.2.1',
+        '-ping-interval',
+        '1h',
         '--producers',
         '25',
         '--topics',
@@ -69,6 +72,7 @@ for (const target of LOOKUPD_TARGETS) {
       for (const node of nodes) {
         assert.deepEqual([...node.topics].sort(), ['topic-0', 'topic-1', 'topic-2']);
         assert.equal(node.http_port - node.tcp_port, 20000);
+        assert.equal(node.version, '1.2.1');
       }
       assert.deepEqual((await http.channels('topic-1')).sort(), ['channel-0', 'channel-1']);
       run.child.kill('SIGINT');

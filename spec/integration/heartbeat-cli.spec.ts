@@ -20,16 +20,17 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   const run = (args: string[]) => cli(args).done;
   const fast = ['--count', '3', '--interval', '100ms'];
 
-  it('exits 0 when lookupd answers within --warn, having sent only PINGs', async () => {
+  it('exits 0 when lookupd answers within --warn, having sent only PINGs (flags as nsqd spells them)', async () => {
     const lookupd = new RecordingLookupd();
     const address = await lookupd.listen();
     cleanups.push(() => lookupd.close());
     const { code, stdout, stderr } = await run([
-      '--lookupd-tcp-address',
+      '-lookupd-tcp-address',
       address,
-      ...fast,
-      '--crit',
-      '10s',
+      '-count=3',
+      '-interval',
+      '100ms',
+      '-crit=10s',
       '--warn',
       '5s',
     ]);

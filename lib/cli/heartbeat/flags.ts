@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { HealthThresholds } from '../../tools/heartbeat-stats.js';
 import { parseDuration } from '../args.js';
-import { addressList } from '../flags.js';
+import { addressList, parseCommandLine } from '../flags.js';
 import { UsageError } from '../usage.js';
 
 /** `nsqd-lookup heartbeat`'s command line: what to probe, how often, and the health thresholds. */
@@ -17,15 +16,14 @@ export interface HeartbeatConfig {
   json: boolean;
 }
 
-/** Parses the command line; null for `--help` (printed here). Throws {@link UsageError}. */
-export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) return null;
+/**
+ * Parses the command line (pure: prints nothing); `{ show }` when it asked for `--help` or `--version`.
+ * Throws {@link UsageError}.
+ */
+export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | { show: 'help' | 'version' } {
+  const line = parseCommandLine(argv, HEARTBEAT_FLAGS);
+  if (line.show) return { show: line.show };
+  const { values } = line;
   const addresses = (flag: 'lookupd-tcp-address' | 'lookupd-http-address'): string[] =>
     addressList(values[flag], flag);
   const duration = (flag: 'interval' | 'timeout' | 'warn' | 'crit', fallback: number): number => {
@@ -71,21 +69,13 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
   };
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      'lookupd-http-address': { type: 'string', multiple: true },
-      interval: { type: 'string' },
-      timeout: { type: 'string' },
-      count: { type: 'string' },
-      warn: { type: 'string' },
-      crit: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+const HEARTBEAT_FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  'lookupd-http-address': { type: 'string', multiple: true },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  count: { type: 'string' },
+  warn: { type: 'string' },
+  crit: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
