@@ -12,28 +12,31 @@ import {
 } from './flags.js';
 import { UsageError } from './usage.js';
 
+/** Every flag of `fake-producers` (the help text lists each; a spec checks). */
+export const FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  producers: { type: 'string' },
+  topics: { type: 'string' },
+  channels: { type: 'string' },
+  'topic-pattern': { type: 'string' },
+  'channel-pattern': { type: 'string' },
+  'broadcast-address': { type: 'string' },
+  'tcp-port-base': { type: 'string' },
+  'http-port-base': { type: 'string' },
+  'nsqd-version': { type: 'string' },
+  'ping-interval': { type: 'string' },
+  churn: { type: 'string' },
+  duration: { type: 'string' },
+  'connect-concurrency': { type: 'string' },
+  'read-timeout': { type: 'string' },
+  'status-interval': { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
 const main: CommandMain = (argv) =>
   runCommand('fake-producers', async () => {
-    const parsed = parseFlags('fake-producers', argv, {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      producers: { type: 'string' },
-      topics: { type: 'string' },
-      channels: { type: 'string' },
-      'topic-pattern': { type: 'string' },
-      'channel-pattern': { type: 'string' },
-      'broadcast-address': { type: 'string' },
-      'tcp-port-base': { type: 'string' },
-      'http-port-base': { type: 'string' },
-      'nsqd-version': { type: 'string' },
-      'ping-interval': { type: 'string' },
-      churn: { type: 'string' },
-      duration: { type: 'string' },
-      'connect-concurrency': { type: 'string' },
-      'read-timeout': { type: 'string' },
-      'status-interval': { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const parsed = parseFlags('fake-producers', argv, FLAGS);
     if (!parsed) return EXIT.ok;
     const { values } = parsed;
     const addresses = addressList(values['lookupd-tcp-address'], 'lookupd-tcp-address');

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { splitHostPort } from '../util/address.js';
 import { EXIT } from './exit-codes.js';
 import { helpText, packageVersion } from './help.js';
-import { UsageError } from './usage.js';
+import { UsageError, usageMessage } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -159,7 +159,7 @@ export async function runCommand(
     return await body();
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidArgumentError) {
-      process.stderr.write(`nsqd-lookup ${command}: ${error.message}\nSee: nsqd-lookup ${command} --help\n`);
+      process.stderr.write(usageMessage(command, error.message));
       return usageExitCode;
     }
     throw error;

@@ -3,7 +3,7 @@ import { MONITORING_EXIT } from './exit-codes.js';
 import { printShown } from './flags.js';
 import { parseHeartbeatFlags } from './heartbeat/flags.js';
 import { run } from './heartbeat/run.js';
-import { UsageError } from './usage.js';
+import { UsageError, usageMessage } from './usage.js';
 
 /**
  * `nsqd-lookup heartbeat`: the command line (heartbeat/flags.ts), the runner (heartbeat/run.ts) and its
@@ -20,7 +20,7 @@ const heartbeat: CommandMain = async (argv) => {
     config = parseHeartbeatFlags(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`nsqd-lookup heartbeat: ${error.message}\nsee nsqd-lookup heartbeat --help\n`);
+    process.stderr.write(usageMessage('heartbeat', error.message));
     return MONITORING_EXIT.usage;
   }
   if ('show' in config) {

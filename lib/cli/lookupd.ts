@@ -7,14 +7,15 @@ import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { parseCommandLine, printShown } from './flags.js';
 import { packageVersion } from './help.js';
-import { UsageError } from './usage.js';
+import { UsageError, usageMessage } from './usage.js';
 
 /** `nsqd-lookup lookupd`: the embedded server as a drop-in nsqlookupd, with nsqlookupd's flags and log lines. */
 
 type CliLogLevel = LookupdLogLevel | 'fatal';
 const LEVELS: CliLogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
 
-const FLAGS = {
+/** nsqlookupd's flags (the help text lists each; a spec checks). */
+export const FLAGS = {
   'tcp-address': { type: 'string' },
   'http-address': { type: 'string' },
   'broadcast-address': { type: 'string' },
@@ -122,7 +123,7 @@ const main: CommandMain = async (argv) => {
     config = parseLookupdFlags(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`nsqd-lookup lookupd: ${error.message}\nSee: nsqd-lookup lookupd --help\n`);
+    process.stderr.write(usageMessage('lookupd', error.message));
     return EXIT.usage;
   }
   if (!config) return EXIT.ok;

@@ -14,6 +14,22 @@ import { runFleet } from './fake-producers.js';
 import { addressList, parseFlags, runCommand } from './flags.js';
 import { UsageError } from './usage.js';
 
+/** The flags of each action (the help text lists each; a spec checks). */
+export const SAVE_FLAGS = {
+  'lookupd-http-address': { type: 'string', multiple: true },
+  output: { type: 'string', short: 'o' },
+  timeout: { type: 'string' },
+} as const;
+export const LOAD_FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  duration: { type: 'string' },
+  'ping-interval': { type: 'string' },
+  'status-interval': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+export const SHOW_FLAGS = { json: { type: 'boolean' } } as const;
+export const FLAGS = { ...SAVE_FLAGS, ...LOAD_FLAGS, ...SHOW_FLAGS } as const;
+
 const main: CommandMain = (argv) =>
   runCommand('snapshot', async () => {
     const [action, ...rest] = argv;
@@ -41,18 +57,14 @@ const main: CommandMain = (argv) =>
 export default main;
 
 async function save(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, {
-    'lookupd-http-address': { type: 'string', multiple: true },
-    output: { type: 'string', short: 'o' },
-    timeout: { type: 'string' },
-  });
+  const parsed = parseFlags('snapshot', argv, SAVE_FLAGS);
   if (!parsed) return EXIT.ok;
   const [http, ...others] = addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address');
   if (!http || others.length > 0)
     throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
   const output = parsed.values.output;
   if (!output) throw new UsageError('snapshot save needs -o FILE');
-  const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
+  const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout, '--timeout') : 5000;
   let snapshot: TopologySnapshot;
   try {
     snapshot = await captureSnapshot(http, { timeoutMs });
@@ -66,18 +78,7 @@ async function save(argv: string[]): Promise<number> {
 }
 
 async function load(argv: string[]): Promise<number> {
-  const parsed = parseFlags(
-    'snapshot',
-    argv,
-    {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      duration: { type: 'string' },
-      'ping-interval': { type: 'string' },
-      'status-interval': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    { positionals: true },
-  );
+  const parsed = parseFlags('snapshot', argv, LOAD_FLAGS, { positionals: true });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot load takes one FILE');
@@ -99,14 +100,16 @@ async function load(argv: string[]): Promise<number> {
   });
   return runFleet(fleet, {
     json: parsed.values.json === true,
-    runFor: parsed.values.duration ? parseDuration(parsed.values.duration) : 0,
-    statusEvery: parsed.values['status-interval'] ? parseDuration(parsed.values['status-interval']) : 5000,
+    runFor: parsed.values.duration ? parseDuration(parsed.values.duration, '--duration') : 0,
+    statusEvery: parsed.values['status-interval']
+      ? parseDuration(parsed.values['status-interval'], '--status-interval')
+      : 5000,
     label: `producers from ${file}`,
   });
 }
 
 async function show(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, { positionals: true });
+  const parsed = parseFlags('snapshot', argv, SHOW_FLAGS, { positionals: true });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot show takes one FILE');

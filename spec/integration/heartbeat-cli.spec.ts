@@ -180,7 +180,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
     const help = await run(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: nsqd-lookup heartbeat/);
-    assert.match(help.stdout, /Exit status/);
+    assert.match(help.stdout, /Exit codes/);
     assert.match(help.stdout, /--lookupd-tcp-address HOST:PORT/);
 
     const bad = await run(['--lookupd-tcp-address', '127.0.0.1:4160', '--interval', '10']);

@@ -69,7 +69,8 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | { show: '
   };
 }
 
-const HEARTBEAT_FLAGS = {
+/** Every flag of `heartbeat` (the help text lists each; a spec checks). */
+export const HEARTBEAT_FLAGS = {
   'lookupd-tcp-address': { type: 'string', multiple: true },
   'lookupd-http-address': { type: 'string', multiple: true },
   interval: { type: 'string' },
