@@ -10,6 +10,7 @@ import {
   runCommand,
   untilSignalOrTimeout,
 } from './flags.js';
+import { ndjsonLine } from './json.js';
 import { UsageError } from './usage.js';
 
 /** Every flag of `fake-producers` (the help text lists each; a spec checks). */
@@ -93,7 +94,7 @@ export async function runFleet(
   const live = out.isTTY === true && !json;
   const print = (event: string, status: FleetStatus, extra: Record<string, unknown> = {}) => {
     if (json) {
-      out.write(`${JSON.stringify({ event, ...status, ...extra })}\n`);
+      out.write(ndjsonLine({ event, ...status, ...extra }));
       return;
     }
     const line = describe(event, status, extra);

@@ -12,6 +12,7 @@ import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { runFleet } from './fake-producers.js';
 import { addressList, parseFlags, runCommand } from './flags.js';
+import { jsonDocument } from './json.js';
 import { UsageError } from './usage.js';
 
 /** The flags of each action (the help text lists each; a spec checks). */
@@ -116,7 +117,7 @@ async function show(argv: string[]): Promise<number> {
   const snapshot = await readOrReport(file);
   if (!snapshot) return EXIT.failed;
   if (parsed.values.json) {
-    process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
+    process.stdout.write(jsonDocument(snapshot));
     return EXIT.ok;
   }
   const lines = [`${file}: ${summary(snapshot)}, saved ${snapshot.savedAt} from ${snapshot.source}`];

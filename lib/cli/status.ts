@@ -3,6 +3,7 @@ import { parseDuration } from './args.js';
 import type { CommandMain } from './command.js';
 import { MONITORING_EXIT } from './exit-codes.js';
 import { addressList, parseFlags, runCommand } from './flags.js';
+import { jsonDocument } from './json.js';
 import { UsageError } from './usage.js';
 
 /** Every flag of `status` (the help text lists each; a spec checks). */
@@ -31,7 +32,7 @@ const main: CommandMain = (argv) =>
         staleAfterMs: values.stale ? parseDuration(values.stale, '--stale') : undefined,
         timeoutMs: values.timeout ? parseDuration(values.timeout, '--timeout') : undefined,
       });
-      process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+      process.stdout.write(values.json ? jsonDocument(report) : render(report));
       return report.exitCode;
     },
     MONITORING_EXIT.usage,

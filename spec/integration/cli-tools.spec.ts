@@ -8,6 +8,7 @@ import { startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { loadSnapshot, type SnapshotProducer } from '../../lib/tools/snapshot.js';
 import { spawnCli } from '../support/cli.js';
 import { eventually } from '../support/wait.js';
+import { camelKeysIn } from './json-keys.js';
 
 const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>
   `${a.broadcastAddress}:${a.tcpPort}`.localeCompare(`${b.broadcastAddress}:${b.tcpPort}`);
@@ -61,7 +62,9 @@ for (const target of LOOKUPD_TARGETS) {
       const status = JSON.parse(registered!) as Record<string, number>;
       assert.equal(status.producers, 25);
       assert.equal(status.connected, 25);
-      assert.equal(status.registrationsAcked, 25 * 6);
+      assert.equal(status.registrations_acked, 25 * 6);
+      assert.equal(status.registrations_expected, 25 * 6);
+      assert.equal(status.registrationsAcked, undefined);
       const http = new LookupdHttpClient(server.httpAddress);
       const nodes = await http.nodes();
       assert.equal(nodes.length, 25);
@@ -78,8 +81,9 @@ for (const target of LOOKUPD_TARGETS) {
       run.child.kill('SIGINT');
       const { code, stdout } = await run.done;
       assert.equal(code, 0, stdout);
-      const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as { event: string; inSync: boolean };
-      assert.deepEqual([stopped.event, stopped.inSync], ['stopped', true]);
+      const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as { event: string; in_sync: boolean };
+      assert.deepEqual([stopped.event, stopped.in_sync], ['stopped', true]);
+      for (const line of stdout.trim().split('\n')) assert.deepEqual(camelKeysIn(JSON.parse(line)), [], line);
       await eventually(async () => (await http.nodes()).length === 0, 'lookupd drops the producers');
     });
 
