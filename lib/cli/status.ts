@@ -106,11 +106,11 @@ function render(report: LookupdReport): string {
     'advertised addresses consumers cannot use',
     report.producers.flatMap((p) => p.broadcastWarnings.map((w) => `${p.key}: ${w.message}`)),
   );
-  section(
-    'disagreements between lookupds',
-    report.disagreements.map(
-      (d) => `${d.kind} ${d.name}: on ${d.presentOn.join(', ')}; missing from ${d.missingFrom.join(', ')}`,
-    ),
-  );
+  const differ = (severity: 'critical' | 'warning') =>
+    report.disagreements
+      .filter((d) => d.severity === severity)
+      .map((d) => `${d.kind} ${d.name}: on ${d.presentOn.join(', ')}; missing from ${d.missingFrom.join(', ')}`);
+  section('lookupds differ in producers or registrations (critical)', differ('critical'));
+  section('names without producers that only some lookupds list (warning)', differ('warning'));
   return `${out.join('\n')}\n`;
 }

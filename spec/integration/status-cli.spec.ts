@@ -115,6 +115,7 @@ for (const target of LOOKUPD_TARGETS) {
         [
           {
             kind: 'producer',
+            severity: 'critical',
             name: '0.0.0.0:6150',
             presentOn: [a.httpAddress],
             missingFrom: [b.httpAddress],
