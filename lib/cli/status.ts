@@ -109,7 +109,9 @@ function render(report: LookupdReport): string {
   const differ = (severity: 'critical' | 'warning') =>
     report.disagreements
       .filter((d) => d.severity === severity)
-      .map((d) => `${d.kind} ${d.name}: on ${d.presentOn.join(', ')}; missing from ${d.missingFrom.join(', ')}`);
+      .map(
+        (d) => `${d.kind} ${d.name}: on ${d.presentOn.join(', ')}; missing from ${d.missingFrom.join(', ')}`,
+      );
   section('lookupds differ in producers or registrations (critical)', differ('critical'));
   section('names without producers that only some lookupds list (warning)', differ('warning'));
   return `${out.join('\n')}\n`;
