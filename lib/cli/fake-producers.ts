@@ -88,7 +88,8 @@ export async function runFleet(
     runFor,
     statusEvery,
     label = 'fake producers',
-  }: { json: boolean; runFor: number; statusEvery: number; label?: string },
+    command = 'fake-producers',
+  }: { json: boolean; runFor: number; statusEvery: number; label?: string; command?: string },
 ): Promise<number> {
   const out = process.stdout;
   const live = out.isTTY === true && !json;
@@ -102,21 +103,51 @@ export async function runFleet(
     else out.write(`${live ? '\r\x1b[2K' : ''}${line}\n`);
   };
   fleet.on('progress', (status) => print('progress', status));
+  // Every failure's cause, without DEBUG: the first of each kind per lookupd (a loop retries the same
+  // failure every backoff step; the "errors" count has them all).
+  const shown = new Map<string, string>();
+  fleet.on('error', (producer, address, error) => {
+    const code = (error as { code?: unknown }).code;
+    const key = `${String(code)} ${error.message.replaceAll(/\d+/g, '#')}`;
+    if (shown.get(address) === key) return;
+    shown.set(address, key);
+    if (json) {
+      out.write(ndjsonLine({ event: 'error', producer, address, code, message: error.message }));
+      return;
+    }
+    const where = error.message.includes(address) ? '' : `lookupd ${address}: `;
+    process.stderr.write(
+      `${live ? '\r\x1b[2K' : ''}nsqd-lookup ${command}: producer ${producer}: ${where}${error.message}\n`,
+    );
+  });
   const stopped = untilSignalOrTimeout(runFor);
   const started = performance.now();
   await Promise.race([fleet.start().then(() => fleet.settled()), stopped]);
-  const status = fleet.status();
-  if (status.started === status.producers) {
-    print('registered', status, { elapsedMs: Math.round(performance.now() - started), label });
-  }
-  const ticker = setInterval(() => print('status', fleet.status()), statusEvery);
+  // "registered" only once every connection is up and every registration acknowledged.
+  let registered = false;
+  const announce = (event: 'registered' | 'status', status: FleetStatus) => {
+    if (!registered && inSyncNow(status) && status.started === status.producers) {
+      registered = true;
+      print('registered', status, { elapsedMs: Math.round(performance.now() - started), label });
+    } else if (event === 'status') {
+      print('status', status);
+    } else {
+      print('waiting', status, { label });
+    }
+  };
+  announce('registered', fleet.status());
+  const ticker = setInterval(() => announce('status', fleet.status()), statusEvery);
   const why = await stopped;
   clearInterval(ticker);
   const final = fleet.status();
-  const inSync = final.connected === final.peers && final.registrationsAcked === final.registrationsExpected;
+  const inSync = inSyncNow(final);
   await fleet.close();
-  print('stopped', final, { reason: why, inSync });
+  print('stopped', final, { reason: why === 'timeout' ? 'duration reached' : 'signal', inSync });
   return inSync ? EXIT.ok : EXIT.failed;
+}
+
+function inSyncNow(s: FleetStatus): boolean {
+  return s.connected === s.peers && s.registrationsAcked === s.registrationsExpected;
 }
 
 function describe(event: string, s: FleetStatus, extra: Record<string, unknown>): string {
@@ -126,6 +157,8 @@ function describe(event: string, s: FleetStatus, extra: Record<string, unknown>)
       return `connecting: ${s.started}/${s.producers} producers started, ${counts}`;
     case 'registered':
       return `registered: ${s.producers} ${String(extra.label)}, ${counts}, in ${String(extra.elapsedMs)} ms`;
+    case 'waiting':
+      return `not registered yet: ${s.started}/${s.producers} ${String(extra.label)} started, ${counts}; retrying`;
     case 'stopped':
       return `stopped (${String(extra.reason)}): ${counts}${s.churnOperations ? `, ${s.churnOperations} churn operations` : ''}`;
     default:

@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { SnapshotFileError } from '../errors.js';
 import { FakeProducerFleet } from '../tools/fake-producers.js';
 import {
@@ -66,6 +68,18 @@ async function save(argv: string[]): Promise<number> {
   const output = parsed.values.output;
   if (!output) throw new UsageError('snapshot save needs -o FILE');
   const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout, '--timeout') : 5000;
+  // Checked before lookupd is read: a typo in -o should not cost a capture, nor create folders.
+  const folder = dirname(resolve(output));
+  const kind = await stat(folder).then(
+    (s) => (s.isDirectory() ? 'folder' : 'not a folder'),
+    () => 'missing',
+  );
+  if (kind !== 'folder') {
+    process.stderr.write(
+      `nsqd-lookup snapshot save: cannot write ${output}: ${folder} ${kind === 'missing' ? 'does not exist (create it first)' : 'is not a folder'}\n`,
+    );
+    return EXIT.failed;
+  }
   let snapshot: TopologySnapshot;
   try {
     snapshot = await captureSnapshot(http, { timeoutMs });
@@ -73,7 +87,12 @@ async function save(argv: string[]): Promise<number> {
     process.stderr.write(`nsqd-lookup snapshot save: ${(error as Error).message}\n`);
     return EXIT.failed;
   }
-  await saveSnapshot(snapshot, output);
+  try {
+    await saveSnapshot(snapshot, output);
+  } catch (error) {
+    process.stderr.write(`nsqd-lookup snapshot save: cannot write ${output}: ${(error as Error).message}\n`);
+    return EXIT.failed;
+  }
   process.stdout.write(`saved ${summary(snapshot)} from ${http} to ${output}\n`);
   return EXIT.ok;
 }
@@ -106,6 +125,7 @@ async function load(argv: string[]): Promise<number> {
       ? parseDuration(parsed.values['status-interval'], '--status-interval')
       : 5000,
     label: `producers from ${file}`,
+    command: 'snapshot load',
   });
 }
 
