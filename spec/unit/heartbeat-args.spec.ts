@@ -58,6 +58,7 @@ describe('heartbeat flags', () => {
       count: undefined,
       thresholds: { warnMs: 100, critMs: 1000 },
       json: false,
+      metricsAddress: undefined,
     });
   });
 

@@ -14,6 +14,8 @@ export interface HeartbeatConfig {
   count: number | undefined;
   thresholds: HealthThresholds;
   json: boolean;
+  /** `host:port` to serve Prometheus metrics on at /metrics; the run then ends only on a signal. */
+  metricsAddress: string | undefined;
 }
 
 /**
@@ -52,6 +54,14 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | { show: '
       );
     }
   }
+  const [metricsAddress] = values['metrics-address']
+    ? addressList([values['metrics-address']], 'metrics-address')
+    : [undefined];
+  if (metricsAddress !== undefined && count !== undefined) {
+    throw new UsageError(
+      '--count cannot be used with --metrics-address: an exporter runs until SIGINT/SIGTERM',
+    );
+  }
   const thresholds = { warnMs: duration('warn', 100), critMs: duration('crit', 1000) };
   if (thresholds.warnMs > thresholds.critMs) {
     throw new UsageError(
@@ -66,6 +76,7 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | { show: '
     count,
     thresholds,
     json: values.json ?? false,
+    metricsAddress,
   };
 }
 
@@ -79,4 +90,5 @@ export const HEARTBEAT_FLAGS = {
   warn: { type: 'string' },
   crit: { type: 'string' },
   json: { type: 'boolean' },
+  'metrics-address': { type: 'string' },
 } as const;
