@@ -66,6 +66,9 @@ export function fetchFailure(error: unknown, timeoutMs: number): string {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return `cannot connect: timeout (${detail})`;
     case undefined:
+      // fetch never dials some ports (1, 7, 9, 25, 6000, ...: the Fetch standard's "bad ports").
+      if (detail === 'bad port')
+        return 'fetch refuses to dial this port (a "bad port" in the Fetch standard)';
       return `request failed: ${detail}`;
     default:
       if (code.startsWith('HPE_') || code === 'UND_ERR_SOCKET') {

@@ -27,6 +27,8 @@ describe('CLI errors name their cause and the address', () => {
     );
     assert.match(fetchFailure(fetchFailed('HPE_INVALID_CONSTANT', 'bad'), 50), /not an HTTP answer/);
     assert.doesNotMatch(fetchFailure(fetchFailed('ECONNREFUSED', 'x'), 50), /fetch failed/);
+    const badPort = Object.assign(new TypeError('fetch failed'), { cause: new TypeError('bad port') });
+    assert.match(fetchFailure(badPort, 50), /fetch refuses to dial this port/);
   });
 
   it('status and snapshot save say ECONNREFUSED or ENOTFOUND with the address, not "fetch failed"', async () => {
