@@ -37,7 +37,9 @@ export const FLAGS = {
 
 const main: CommandMain = (argv) =>
   runCommand('fake-producers', async () => {
-    const parsed = parseFlags('fake-producers', argv, FLAGS);
+    const parsed = parseFlags('fake-producers', argv, FLAGS, {
+      renamed: { 'heartbeat-interval': 'ping-interval', version: 'nsqd-version' },
+    });
     if (!parsed) return EXIT.ok;
     const { values } = parsed;
     const addresses = addressList(values['lookupd-tcp-address'], 'lookupd-tcp-address');

@@ -26,8 +26,9 @@ type Values<O extends Options> = ReturnType<
 export function parseCommandLine<O extends Options>(
   argv: string[],
   options: O,
-  { positionals = false }: { positionals?: boolean } = {},
+  { positionals = false, renamed = {} }: CommandLineSettings = {},
 ): CommandLine<Values<O>> {
+  refuseRenamed(argv, renamed);
   const all: Options = {
     ...options,
     help: { type: 'boolean', short: 'h' },
@@ -49,6 +50,30 @@ export function parseCommandLine<O extends Options>(
   if (parsed.values.version) return { show: 'version' };
   // biome-ignore lint/suspicious/noExplicitAny: parseArgs' own value type, re-narrowed by the signature.
   return parsed as any;
+}
+
+/** How a command's line is read, beyond its flags. */
+export interface CommandLineSettings {
+  /** Whether arguments other than flags are allowed (`snapshot load FILE`). */
+  positionals?: boolean;
+  /**
+   * Old flag names and their new ones, so that a command line from before the rename gets told the new
+   * name instead of "Unknown option". `version` means `--version VALUE` (a value after it): `--version`
+   * alone prints the version.
+   */
+  renamed?: Record<string, string>;
+}
+
+function refuseRenamed(argv: string[], renamed: Record<string, string>): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return;
+    const match = /^--?([a-z][a-z0-9-]*)(=.*)?$/s.exec(arg);
+    const now = match ? renamed[match[1]!] : undefined;
+    if (!match || now === undefined) continue;
+    const takesValue = match[1] !== 'version' || match[2] !== undefined || /^[^-]/.test(argv[i + 1] ?? '-');
+    if (takesValue) throw new UsageError(`--${match[1]} was renamed --${now}`);
+  }
 }
 
 /** `nsqd-lookup <command> v<version>`: what `--version` prints. */
@@ -77,7 +102,7 @@ export function parseFlags<O extends Options>(
   command: string,
   argv: string[],
   options: O,
-  settings: { positionals?: boolean } = {},
+  settings: CommandLineSettings = {},
 ): { values: Values<O>; positionals: string[] } | null {
   const line = parseCommandLine(argv, options, settings);
   if (printShown(command, line) || line.show) return null;

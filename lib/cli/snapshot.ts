@@ -98,7 +98,10 @@ async function save(argv: string[]): Promise<number> {
 }
 
 async function load(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, LOAD_FLAGS, { positionals: true });
+  const parsed = parseFlags('snapshot', argv, LOAD_FLAGS, {
+    positionals: true,
+    renamed: { 'heartbeat-interval': 'ping-interval' },
+  });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot load takes one FILE');

@@ -56,6 +56,24 @@ describe('the CLI flag parser (every command)', () => {
     }
   });
 
+  it('tells a renamed flag’s new name; --version with a value is the renamed one, alone it prints the version', () => {
+    const renamed = { 'heartbeat-interval': 'ping-interval', version: 'nsqd-version' };
+    for (const argv of [
+      ['-heartbeat-interval', '5s'],
+      ['--heartbeat-interval=5s'],
+      ['--version', '1.2.0'],
+      ['-version=1.2.0'],
+    ]) {
+      assert.throws(() => parseCommandLine(argv, OPTIONS, { renamed }), UsageError, argv.join(' '));
+    }
+    assert.throws(
+      () => parseCommandLine(['--version', '1.2.0'], OPTIONS, { renamed }),
+      /--version was renamed --nsqd-version/,
+    );
+    assert.deepEqual(parseCommandLine(['--version'], OPTIONS, { renamed }), { show: 'version' });
+    assert.deepEqual(parseCommandLine(['--version', '-json'], OPTIONS, { renamed }), { show: 'version' });
+  });
+
   it('turns every mistake into a UsageError', () => {
     assert.throws(() => parseCommandLine(['-bogus'], OPTIONS), UsageError);
     assert.throws(() => parseCommandLine(['extra'], OPTIONS), UsageError);
