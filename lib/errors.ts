@@ -70,8 +70,12 @@ export class InvalidArgumentError extends NsqLookupError {
 
 /** The byte stream from lookupd broke the framing rules; the connection it came from is unusable. */
 export class ProtocolError extends NsqLookupError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** True when the bytes read were an HTTP server's answer: the address is an HTTP port. */
+  readonly reachedHttp: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; reachedHttp?: boolean }) {
     super('NSQ_ERR_PROTOCOL', message, options);
+    this.reachedHttp = options?.reachedHttp ?? false;
   }
 }
 

@@ -35,8 +35,8 @@ const STATES: PeerState[] = ['disconnected', 'connecting', 'connected', 'closed'
 
 /**
  * Prometheus metrics for one {@link LookupLoop}: peers by state, PING round trips, reconnects, commands
- * sent and failed, registrations acknowledged and in sync. Needs the optional peer dependency
- * `prom-client`; import it from `nsqd-lookup/metrics`.
+ * sent and failed, registrations acknowledged and in sync. Import it from `nsqd-lookup/metrics`
+ * (prom-client is a regular dependency).
  */
 export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOptions = {}): LookupMetrics {
   const registry = options.registry ?? new MetricsRegistry();

@@ -10,66 +10,51 @@
  *   curl 'http://<lookupd-http>/lookup?topic=orders'
  *   DEBUG=nsqd-lookup:* npx tsx examples/broker/main.ts  # log connections, commands' errors, lookupd
  */
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from 'nsqd-lookup';
 import { startLookupd } from 'nsqd-lookup/lookupd';
 import { startBroker } from './broker.js';
+import { BROKER_USAGE, type BrokerCommandLine, parseBrokerFlags } from './flags.js';
 
-const { values } = parseArgs({
-  options: {
-    'lookupd-tcp-address': { type: 'string', multiple: true },
-    'tcp-address': { type: 'string', default: '127.0.0.1:4150' },
-    'http-address': { type: 'string', default: '127.0.0.1:4151' },
-    'broadcast-address': { type: 'string', default: '127.0.0.1' },
-    'data-path': { type: 'string' },
-    'msg-timeout': { type: 'string' },
-    'mem-queue-size': { type: 'string' },
-    'max-msg-size': { type: 'string' },
-    'max-body-size': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-
-if (values.help) {
-  console.log(`usage: npx tsx examples/broker/main.ts [options]
-
-  --lookupd-tcp-address A   lookupd to register with (repeatable); without it, an embedded lookupd starts
-  --tcp-address A           V2 protocol listener (default 127.0.0.1:4150)
-  --http-address A          HTTP API listener (default 127.0.0.1:4151)
-  --broadcast-address H     address lookupd gives consumers (default 127.0.0.1)
-  --data-path DIR           save topics and channels there and reload them at start
-  --msg-timeout MS          default in-flight timeout (60000)
-  --mem-queue-size N        messages per topic or channel before publishing fails (10000)
-  --max-msg-size BYTES      largest message (1048576)
-  --max-body-size BYTES     largest IDENTIFY or MPUB body (5242880)`);
+// A bad flag is a message and exit 2, a failed start a message and exit 1: never a stack trace.
+let config: BrokerCommandLine | 'help';
+try {
+  config = parseBrokerFlags(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof InvalidArgumentError)) throw error;
+  process.stderr.write(`broker: ${error.message}\nRun 'npx tsx examples/broker/main.ts --help' for usage.\n`);
+  process.exit(2);
+}
+if (config === 'help') {
+  process.stdout.write(BROKER_USAGE);
   process.exit(0);
 }
 
-const number = (name: string, value: string | undefined): number | undefined => {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive integer`);
-  return parsed;
-};
-
-const embedded = values['lookupd-tcp-address']
-  ? undefined
-  : await startLookupd({
-      tcpAddress: '127.0.0.1:0',
-      httpAddress: '127.0.0.1:0',
-      broadcastAddress: '127.0.0.1',
-    });
-
-const broker = await startBroker({
-  tcpAddress: values['tcp-address'],
-  httpAddress: values['http-address'],
-  broadcastAddress: values['broadcast-address'],
-  lookupdTcpAddresses: values['lookupd-tcp-address'] ?? [embedded!.tcpAddress],
-  dataPath: values['data-path'],
-  msgTimeoutMs: number('msg-timeout', values['msg-timeout']),
-  memQueueSize: number('mem-queue-size', values['mem-queue-size']),
-  maxMsgSize: number('max-msg-size', values['max-msg-size']),
-  maxBodySize: number('max-body-size', values['max-body-size']),
-});
+let embedded: Awaited<ReturnType<typeof startLookupd>> | undefined;
+let broker: Awaited<ReturnType<typeof startBroker>>;
+try {
+  embedded = config.lookupdTcpAddresses
+    ? undefined
+    : await startLookupd({
+        tcpAddress: '127.0.0.1:0',
+        httpAddress: '127.0.0.1:0',
+        broadcastAddress: '127.0.0.1',
+      });
+  broker = await startBroker({
+    tcpAddress: config.tcpAddress,
+    httpAddress: config.httpAddress,
+    broadcastAddress: config.broadcastAddress,
+    lookupdTcpAddresses: config.lookupdTcpAddresses ?? [embedded!.tcpAddress],
+    dataPath: config.dataPath,
+    msgTimeoutMs: config.msgTimeoutMs,
+    memQueueSize: config.memQueueSize,
+    maxMsgSize: config.maxMsgSize,
+    maxBodySize: config.maxBodySize,
+  });
+} catch (error) {
+  await embedded?.close();
+  process.stderr.write(`broker: cannot start: ${(error as Error).message}\n`);
+  process.exit(1);
+}
 // A live line per lookupd transition, from the loop's status stream.
 broker.loop.on('status', (event) => {
   const peer = broker.loop.status().peers.find((p) => p.address === event.address);

@@ -1,21 +1,28 @@
 #!/usr/bin/env node
 import { COMMANDS } from './commands.js';
 import { EXIT } from './exit-codes.js';
-import { helpText, packageVersion } from './help.js';
+import { versionLine } from './flags.js';
+import { helpText } from './help.js';
+import { usageMessage } from './usage.js';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(helpText('main'));
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  if (name === undefined) {
+    // No command is a mistake: the command list goes where mistakes go, not to stdout.
+    process.stderr.write(helpText('main'));
+    return EXIT.usage;
   }
-  if (name === '--version' || name === '-v') {
-    process.stdout.write(`nsqd-lookup v${packageVersion()}\n`);
+  if (name === '--help' || name === '-help' || name === '-h' || name === 'help') {
+    process.stdout.write(helpText('main'));
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-version' || name === '-v') {
+    process.stdout.write(`${versionLine()}\n`);
     return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`nsqd-lookup: unknown command ${JSON.stringify(name)}; see nsqd-lookup --help\n`);
+    process.stderr.write(usageMessage(undefined, `unknown command ${JSON.stringify(name)}`));
     return EXIT.usage;
   }
   const run = await command.load();

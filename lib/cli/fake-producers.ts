@@ -10,29 +10,35 @@ import {
   runCommand,
   untilSignalOrTimeout,
 } from './flags.js';
+import { ndjsonLine } from './json.js';
 import { UsageError } from './usage.js';
+
+/** Every flag of `fake-producers` (the help text lists each; a spec checks). */
+export const FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  producers: { type: 'string' },
+  topics: { type: 'string' },
+  channels: { type: 'string' },
+  'topic-pattern': { type: 'string' },
+  'channel-pattern': { type: 'string' },
+  'broadcast-address': { type: 'string' },
+  'tcp-port-base': { type: 'string' },
+  'http-port-base': { type: 'string' },
+  'nsqd-version': { type: 'string' },
+  'ping-interval': { type: 'string' },
+  churn: { type: 'string' },
+  duration: { type: 'string' },
+  'connect-concurrency': { type: 'string' },
+  'read-timeout': { type: 'string' },
+  'status-interval': { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
 
 const main: CommandMain = (argv) =>
   runCommand('fake-producers', async () => {
-    const parsed = parseFlags('fake-producers', argv, {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      producers: { type: 'string' },
-      topics: { type: 'string' },
-      channels: { type: 'string' },
-      'topic-pattern': { type: 'string' },
-      'channel-pattern': { type: 'string' },
-      'broadcast-address': { type: 'string' },
-      'tcp-port-base': { type: 'string' },
-      'http-port-base': { type: 'string' },
-      version: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      churn: { type: 'string' },
-      duration: { type: 'string' },
-      'connect-concurrency': { type: 'string' },
-      'read-timeout': { type: 'string' },
-      'status-interval': { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'boolean' },
+    const parsed = parseFlags('fake-producers', argv, FLAGS, {
+      renamed: { 'heartbeat-interval': 'ping-interval', version: 'nsqd-version' },
     });
     if (!parsed) return EXIT.ok;
     const { values } = parsed;
@@ -56,8 +62,8 @@ const main: CommandMain = (argv) =>
       broadcastAddressPattern: values['broadcast-address'],
       tcpPortBase: integerFlag(values['tcp-port-base'], 'tcp-port-base', 20000, 1, 65535),
       httpPortBase: integerFlag(values['http-port-base'], 'http-port-base', 40000, 1, 65535),
-      version: values.version,
-      pingIntervalMs: duration('heartbeat-interval', values['heartbeat-interval'], 15000),
+      version: values['nsqd-version'],
+      pingIntervalMs: duration('ping-interval', values['ping-interval'], 15000),
       churnPerSecond: numberFlag(values.churn, 'churn', 0),
       connectConcurrency: integerFlag(values['connect-concurrency'], 'connect-concurrency', 200, 1),
       readTimeoutMs: duration('read-timeout', values['read-timeout'], 5000),
@@ -84,13 +90,14 @@ export async function runFleet(
     runFor,
     statusEvery,
     label = 'fake producers',
-  }: { json: boolean; runFor: number; statusEvery: number; label?: string },
+    command = 'fake-producers',
+  }: { json: boolean; runFor: number; statusEvery: number; label?: string; command?: string },
 ): Promise<number> {
   const out = process.stdout;
   const live = out.isTTY === true && !json;
   const print = (event: string, status: FleetStatus, extra: Record<string, unknown> = {}) => {
     if (json) {
-      out.write(`${JSON.stringify({ event, ...status, ...extra })}\n`);
+      out.write(ndjsonLine({ event, ...status, ...extra }));
       return;
     }
     const line = describe(event, status, extra);
@@ -98,21 +105,51 @@ export async function runFleet(
     else out.write(`${live ? '\r\x1b[2K' : ''}${line}\n`);
   };
   fleet.on('progress', (status) => print('progress', status));
+  // Every failure's cause, without DEBUG: the first of each kind per lookupd (a loop retries the same
+  // failure every backoff step; the "errors" count has them all).
+  const shown = new Map<string, string>();
+  fleet.on('error', (producer, address, error) => {
+    const code = (error as { code?: unknown }).code;
+    const key = `${String(code)} ${error.message.replaceAll(/\d+/g, '#')}`;
+    if (shown.get(address) === key) return;
+    shown.set(address, key);
+    if (json) {
+      out.write(ndjsonLine({ event: 'error', producer, address, code, message: error.message }));
+      return;
+    }
+    const where = error.message.includes(address) ? '' : `lookupd ${address}: `;
+    process.stderr.write(
+      `${live ? '\r\x1b[2K' : ''}nsqd-lookup ${command}: producer ${producer}: ${where}${error.message}\n`,
+    );
+  });
   const stopped = untilSignalOrTimeout(runFor);
   const started = performance.now();
   await Promise.race([fleet.start().then(() => fleet.settled()), stopped]);
-  const status = fleet.status();
-  if (status.started === status.producers) {
-    print('registered', status, { elapsedMs: Math.round(performance.now() - started), label });
-  }
-  const ticker = setInterval(() => print('status', fleet.status()), statusEvery);
+  // "registered" only once every connection is up and every registration acknowledged.
+  let registered = false;
+  const announce = (event: 'registered' | 'status', status: FleetStatus) => {
+    if (!registered && inSyncNow(status) && status.started === status.producers) {
+      registered = true;
+      print('registered', status, { elapsedMs: Math.round(performance.now() - started), label });
+    } else if (event === 'status') {
+      print('status', status);
+    } else {
+      print('waiting', status, { label });
+    }
+  };
+  announce('registered', fleet.status());
+  const ticker = setInterval(() => announce('status', fleet.status()), statusEvery);
   const why = await stopped;
   clearInterval(ticker);
   const final = fleet.status();
-  const inSync = final.connected === final.peers && final.registrationsAcked === final.registrationsExpected;
+  const inSync = inSyncNow(final);
   await fleet.close();
-  print('stopped', final, { reason: why, inSync });
+  print('stopped', final, { reason: why === 'timeout' ? 'duration reached' : 'signal', inSync });
   return inSync ? EXIT.ok : EXIT.failed;
+}
+
+function inSyncNow(s: FleetStatus): boolean {
+  return s.connected === s.peers && s.registrationsAcked === s.registrationsExpected;
 }
 
 function describe(event: string, s: FleetStatus, extra: Record<string, unknown>): string {
@@ -122,6 +159,8 @@ function describe(event: string, s: FleetStatus, extra: Record<string, unknown>)
       return `connecting: ${s.started}/${s.producers} producers started, ${counts}`;
     case 'registered':
       return `registered: ${s.producers} ${String(extra.label)}, ${counts}, in ${String(extra.elapsedMs)} ms`;
+    case 'waiting':
+      return `not registered yet: ${s.started}/${s.producers} ${String(extra.label)} started, ${counts}; retrying`;
     case 'stopped':
       return `stopped (${String(extra.reason)}): ${counts}${s.churnOperations ? `, ${s.churnOperations} churn operations` : ''}`;
     default:

@@ -1,42 +1,112 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { splitHostPort } from '../util/address.js';
+import { normalizeGoFlags } from '../util/go-flags.js';
 import { EXIT } from './exit-codes.js';
-import { helpText } from './help.js';
-import { UsageError } from './usage.js';
+import { helpText, packageVersion } from './help.js';
+import { UsageError, usageMessage } from './usage.js';
+
+export { normalizeGoFlags };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** What a command line asked for: `--help`, `--version`, or a run with these flags. */
+export type CommandLine<V> =
+  | { show: 'help' | 'version' }
+  | { show?: undefined; values: V; positionals: string[] };
+
+type Values<O extends Options> = ReturnType<
+  typeof parseArgs<{ options: O; allowPositionals: boolean }>
+>['values'];
+
 /**
- * parseArgs with `--help` built in (prints help/<command>.txt and returns null) and every mistake
- * turned into a {@link UsageError}.
+ * The one command-line parser of every command: nsq-style flags (see {@link normalizeGoFlags}), with
+ * `-h`/`--help` and `--version` built in. Pure: prints nothing; every mistake is a {@link UsageError}.
  */
-export function parseFlags<O extends Options>(
-  command: string,
+export function parseCommandLine<O extends Options>(
   argv: string[],
   options: O,
-  allowPositionals = false,
-): {
-  values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>>['values'];
-  positionals: string[];
-} | null {
+  { positionals = false, renamed = {} }: CommandLineSettings = {},
+): CommandLine<Values<O>> {
+  refuseRenamed(argv, renamed);
+  const all: Options = {
+    ...options,
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  const booleans = new Set(Object.entries(all).flatMap(([name, o]) => (o.type === 'boolean' ? [name] : [])));
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals,
+      args: normalizeGoFlags(argv, booleans),
+      options: all,
+      allowPositionals: positionals,
       strict: true,
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (parsed.values.help) {
-    process.stdout.write(helpText(command));
-    return null;
-  }
+  if (parsed.values.help) return { show: 'help' };
+  if (parsed.values.version) return { show: 'version' };
   // biome-ignore lint/suspicious/noExplicitAny: parseArgs' own value type, re-narrowed by the signature.
   return parsed as any;
+}
+
+/** How a command's line is read, beyond its flags. */
+export interface CommandLineSettings {
+  /** Whether arguments other than flags are allowed (`snapshot load FILE`). */
+  positionals?: boolean;
+  /**
+   * Old flag names and their new ones, so that a command line from before the rename gets told the new
+   * name instead of "Unknown option". `version` means `--version VALUE` (a value after it): `--version`
+   * alone prints the version.
+   */
+  renamed?: Record<string, string>;
+}
+
+function refuseRenamed(argv: string[], renamed: Record<string, string>): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return;
+    const match = /^--?([a-z][a-z0-9-]*)(=.*)?$/s.exec(arg);
+    const now = match ? renamed[match[1]!] : undefined;
+    if (!match || now === undefined) continue;
+    const takesValue = match[1] !== 'version' || match[2] !== undefined || /^[^-]/.test(argv[i + 1] ?? '-');
+    if (takesValue) throw new UsageError(`--${match[1]} was renamed --${now}`);
+  }
+}
+
+/** `nsqd-lookup <command> v<version>`: what `--version` prints. */
+export function versionLine(command?: string): string {
+  return `nsqd-lookup${command ? ` ${command}` : ''} v${packageVersion()} (node ${process.version})`;
+}
+
+/** Prints what `--help` or `--version` asked for; true when the command line asked for one of them. */
+export function printShown(
+  command: string,
+  line: { show?: 'help' | 'version' },
+  version = versionLine,
+): boolean {
+  if (line.show === 'help') process.stdout.write(helpText(command));
+  else if (line.show === 'version')
+    process.stdout.write(`${version(command)}
+`);
+  return line.show !== undefined;
+}
+
+/**
+ * {@link parseCommandLine} for a command: prints help/<command>.txt for `--help` or the version for
+ * `--version` and returns null then.
+ */
+export function parseFlags<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+  settings: CommandLineSettings = {},
+): { values: Values<O>; positionals: string[] } | null {
+  const line = parseCommandLine(argv, options, settings);
+  if (printShown(command, line) || line.show) return null;
+  return line;
 }
 
 /** Validates repeated `host:port` flags, naming the flag in the error. */
@@ -93,7 +163,7 @@ export async function runCommand(
     return await body();
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidArgumentError) {
-      process.stderr.write(`nsqd-lookup ${command}: ${error.message}\nSee: nsqd-lookup ${command} --help\n`);
+      process.stderr.write(usageMessage(command, error.message));
       return usageExitCode;
     }
     throw error;

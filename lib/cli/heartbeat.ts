@@ -1,9 +1,9 @@
 import type { CommandMain } from './command.js';
 import { MONITORING_EXIT } from './exit-codes.js';
-import { type HeartbeatConfig, parseHeartbeatFlags } from './heartbeat/flags.js';
+import { printShown } from './flags.js';
+import { parseHeartbeatFlags } from './heartbeat/flags.js';
 import { run } from './heartbeat/run.js';
-import { helpText } from './help.js';
-import { UsageError } from './usage.js';
+import { UsageError, usageMessage } from './usage.js';
 
 /**
  * `nsqd-lookup heartbeat`: the command line (heartbeat/flags.ts), the runner (heartbeat/run.ts) and its
@@ -15,16 +15,16 @@ export { type HeartbeatConfig, parseHeartbeatFlags } from './heartbeat/flags.js'
 export { liveLines } from './heartbeat/views.js';
 
 const heartbeat: CommandMain = async (argv) => {
-  let config: HeartbeatConfig | null;
+  let config: ReturnType<typeof parseHeartbeatFlags>;
   try {
     config = parseHeartbeatFlags(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`nsqd-lookup heartbeat: ${error.message}\nsee nsqd-lookup heartbeat --help\n`);
+    process.stderr.write(usageMessage('heartbeat', error.message));
     return MONITORING_EXIT.usage;
   }
-  if (!config) {
-    process.stdout.write(helpText('heartbeat'));
+  if ('show' in config) {
+    printShown('heartbeat', config);
     return MONITORING_EXIT.ok;
   }
   return run(config, process.stdout);

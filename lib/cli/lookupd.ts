@@ -1,19 +1,21 @@
-import { format, parseArgs } from 'node:util';
+import { format } from 'node:util';
 import { NsqLookupError } from '../errors.js';
 import { LOOKUPD_VERSION, type LookupdLogFn, type LookupdLogLevel, startLookupd } from '../lookupd/index.js';
 import { DEFAULT_HTTP_ADDRESS, DEFAULT_TCP_ADDRESS } from '../lookupd/options.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
-import { helpText, packageVersion } from './help.js';
-import { UsageError } from './usage.js';
+import { parseCommandLine, printShown } from './flags.js';
+import { packageVersion } from './help.js';
+import { UsageError, usageMessage } from './usage.js';
 
 /** `nsqd-lookup lookupd`: the embedded server as a drop-in nsqlookupd, with nsqlookupd's flags and log lines. */
 
 type CliLogLevel = LookupdLogLevel | 'fatal';
 const LEVELS: CliLogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
 
-const FLAGS = {
+/** nsqlookupd's flags (the help text lists each; a spec checks). */
+export const FLAGS = {
   'tcp-address': { type: 'string' },
   'http-address': { type: 'string' },
   'broadcast-address': { type: 'string' },
@@ -23,8 +25,6 @@ const FLAGS = {
   'log-prefix': { type: 'string' },
   verbose: { type: 'boolean' },
   config: { type: 'string' },
-  version: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export interface LookupdCliConfig {
@@ -37,44 +37,11 @@ export interface LookupdCliConfig {
   logPrefix: string;
 }
 
-/**
- * Go's flag package takes `-flag` as well as `--flag`; parseArgs only the latter, so single-dash long
- * flags (what nsqlookupd's scripts use) are rewritten first. `--` ends the flags for both.
- */
-export function normalizeGoFlags(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    out.push(/^-[a-z][a-z-]+(=.*)?$/s.test(arg) ? `-${arg}` : arg);
-  }
-  return out;
-}
-
 /** Parses the command line; null when it asked for --help or --version (printed here). */
 export function parseLookupdFlags(argv: string[]): LookupdCliConfig | null {
-  let values: ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
-  try {
-    values = parseArgs({
-      args: normalizeGoFlags(argv),
-      options: FLAGS,
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(helpText('lookupd'));
-    return null;
-  }
-  if (values.version) {
-    process.stdout.write(`${versionLine()}\n`);
-    return null;
-  }
+  const line = parseCommandLine(argv, FLAGS);
+  if (printShown('lookupd', line, versionLine) || line.show) return null;
+  const { values } = line;
   if (values.config !== undefined) {
     throw new UsageError('--config (a TOML file) is not supported; pass the settings as flags');
   }
@@ -156,7 +123,7 @@ const main: CommandMain = async (argv) => {
     config = parseLookupdFlags(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`nsqd-lookup lookupd: ${error.message}\nSee: nsqd-lookup lookupd --help\n`);
+    process.stderr.write(usageMessage('lookupd', error.message));
     return EXIT.usage;
   }
   if (!config) return EXIT.ok;

@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { SnapshotFileError } from '../errors.js';
 import { FakeProducerFleet } from '../tools/fake-producers.js';
 import {
@@ -12,7 +14,24 @@ import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { runFleet } from './fake-producers.js';
 import { addressList, parseFlags, runCommand } from './flags.js';
+import { jsonDocument } from './json.js';
 import { UsageError } from './usage.js';
+
+/** The flags of each action (the help text lists each; a spec checks). */
+export const SAVE_FLAGS = {
+  'lookupd-http-address': { type: 'string', multiple: true },
+  output: { type: 'string', short: 'o' },
+  timeout: { type: 'string' },
+} as const;
+export const LOAD_FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  duration: { type: 'string' },
+  'ping-interval': { type: 'string' },
+  'status-interval': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+export const SHOW_FLAGS = { json: { type: 'boolean' } } as const;
+export const FLAGS = { ...SAVE_FLAGS, ...LOAD_FLAGS, ...SHOW_FLAGS } as const;
 
 const main: CommandMain = (argv) =>
   runCommand('snapshot', async () => {
@@ -24,11 +43,15 @@ const main: CommandMain = (argv) =>
         return load(rest);
       case 'show':
         return show(rest);
-      case undefined:
       case '-h':
       case '--help':
-        parseFlags('snapshot', ['--help'], {});
-        return action === undefined ? EXIT.usage : EXIT.ok;
+      case '-help':
+      case '--version':
+      case '-version':
+        parseFlags('snapshot', [action], {});
+        return EXIT.ok;
+      case undefined:
+        throw new UsageError('give an action: save, load or show');
       default:
         throw new UsageError(`unknown action ${JSON.stringify(action)} (save, load or show)`);
     }
@@ -37,18 +60,26 @@ const main: CommandMain = (argv) =>
 export default main;
 
 async function save(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, {
-    'lookupd-http-address': { type: 'string', multiple: true },
-    output: { type: 'string', short: 'o' },
-    timeout: { type: 'string' },
-  });
+  const parsed = parseFlags('snapshot', argv, SAVE_FLAGS);
   if (!parsed) return EXIT.ok;
   const [http, ...others] = addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address');
   if (!http || others.length > 0)
     throw new UsageError('snapshot save reads exactly one --lookupd-http-address');
   const output = parsed.values.output;
   if (!output) throw new UsageError('snapshot save needs -o FILE');
-  const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout) : 5000;
+  const timeoutMs = parsed.values.timeout ? parseDuration(parsed.values.timeout, '--timeout') : 5000;
+  // Checked before lookupd is read: a typo in -o should not cost a capture, nor create folders.
+  const folder = dirname(resolve(output));
+  const kind = await stat(folder).then(
+    (s) => (s.isDirectory() ? 'folder' : 'not a folder'),
+    () => 'missing',
+  );
+  if (kind !== 'folder') {
+    process.stderr.write(
+      `nsqd-lookup snapshot save: cannot write ${output}: ${folder} ${kind === 'missing' ? 'does not exist (create it first)' : 'is not a folder'}\n`,
+    );
+    return EXIT.failed;
+  }
   let snapshot: TopologySnapshot;
   try {
     snapshot = await captureSnapshot(http, { timeoutMs });
@@ -56,24 +87,21 @@ async function save(argv: string[]): Promise<number> {
     process.stderr.write(`nsqd-lookup snapshot save: ${(error as Error).message}\n`);
     return EXIT.failed;
   }
-  await saveSnapshot(snapshot, output);
+  try {
+    await saveSnapshot(snapshot, output);
+  } catch (error) {
+    process.stderr.write(`nsqd-lookup snapshot save: cannot write ${output}: ${(error as Error).message}\n`);
+    return EXIT.failed;
+  }
   process.stdout.write(`saved ${summary(snapshot)} from ${http} to ${output}\n`);
   return EXIT.ok;
 }
 
 async function load(argv: string[]): Promise<number> {
-  const parsed = parseFlags(
-    'snapshot',
-    argv,
-    {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      duration: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      'status-interval': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    true,
-  );
+  const parsed = parseFlags('snapshot', argv, LOAD_FLAGS, {
+    positionals: true,
+    renamed: { 'heartbeat-interval': 'ping-interval' },
+  });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot load takes one FILE');
@@ -88,28 +116,31 @@ async function load(argv: string[]): Promise<number> {
   const fleet = new FakeProducerFleet({
     addresses,
     specs: snapshotToSpecs(snapshot),
-    pingIntervalMs: parsed.values['heartbeat-interval']
-      ? parseDuration(parsed.values['heartbeat-interval'])
+    pingIntervalMs: parsed.values['ping-interval']
+      ? parseDuration(parsed.values['ping-interval'], '--ping-interval')
       : 15000,
     readTimeoutMs: 5000,
   });
   return runFleet(fleet, {
     json: parsed.values.json === true,
-    runFor: parsed.values.duration ? parseDuration(parsed.values.duration) : 0,
-    statusEvery: parsed.values['status-interval'] ? parseDuration(parsed.values['status-interval']) : 5000,
+    runFor: parsed.values.duration ? parseDuration(parsed.values.duration, '--duration') : 0,
+    statusEvery: parsed.values['status-interval']
+      ? parseDuration(parsed.values['status-interval'], '--status-interval')
+      : 5000,
     label: `producers from ${file}`,
+    command: 'snapshot load',
   });
 }
 
 async function show(argv: string[]): Promise<number> {
-  const parsed = parseFlags('snapshot', argv, { json: { type: 'boolean' } }, true);
+  const parsed = parseFlags('snapshot', argv, SHOW_FLAGS, { positionals: true });
   if (!parsed) return EXIT.ok;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('snapshot show takes one FILE');
   const snapshot = await readOrReport(file);
   if (!snapshot) return EXIT.failed;
   if (parsed.values.json) {
-    process.stdout.write(`${JSON.stringify(snapshot, null, 2)}\n`);
+    process.stdout.write(jsonDocument(snapshot));
     return EXIT.ok;
   }
   const lines = [`${file}: ${summary(snapshot)}, saved ${snapshot.savedAt} from ${snapshot.source}`];

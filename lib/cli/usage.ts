@@ -8,3 +8,12 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * The one shape of every usage error, on stderr:
+ * `nsqd-lookup <command>: <message>` then `Run 'nsqd-lookup <command> --help' for usage.`
+ */
+export function usageMessage(command: string | undefined, message: string): string {
+  const name = command ? `nsqd-lookup ${command}` : 'nsqd-lookup';
+  return `${name}: ${message}\nRun '${name} --help' for usage.\n`;
+}

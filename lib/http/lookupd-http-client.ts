@@ -41,6 +41,43 @@ export interface LookupdHttpClientOptions {
   maxBodyBytes?: number;
 }
 
+/**
+ * Why a fetch got no answer, in words that name the cause. fetch itself only says `fetch failed`; the
+ * socket's error (ECONNREFUSED, ENOTFOUND, ...) is its `cause`, and a deadline shows as a TimeoutError.
+ */
+export function fetchFailure(error: unknown, timeoutMs: number): string {
+  const outer = error as { name?: string; message?: string; cause?: unknown };
+  if (outer?.name === 'TimeoutError' || outer?.name === 'AbortError') {
+    return `no answer within ${timeoutMs} ms (timeout)`;
+  }
+  const cause = (outer?.cause ?? outer) as { code?: unknown; message?: string; errors?: unknown[] };
+  // A host with several addresses fails with an AggregateError: the first one's code says enough.
+  const first = (cause?.errors?.[0] ?? cause) as { code?: unknown; message?: string };
+  const code =
+    typeof cause?.code === 'string' ? cause.code : typeof first?.code === 'string' ? first.code : undefined;
+  const detail = first?.message || cause?.message || outer?.message || String(error);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `cannot connect: ECONNREFUSED (nothing listens there: ${detail})`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot connect: ${code} (the host name does not resolve: ${detail})`;
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `cannot connect: timeout (${detail})`;
+    case undefined:
+      // fetch never dials some ports (1, 7, 9, 25, 6000, ...: the Fetch standard's "bad ports").
+      if (detail === 'bad port')
+        return 'fetch refuses to dial this port (a "bad port" in the Fetch standard)';
+      return `request failed: ${detail}`;
+    default:
+      if (code.startsWith('HPE_') || code === 'UND_ERR_SOCKET') {
+        return `not an HTTP answer (${code}: ${detail}); is this lookupd's TCP port? lookupd's HTTP port is 4161 by default`;
+      }
+      return `request failed: ${code} (${detail})`;
+  }
+}
+
 /** Default of {@link LookupdHttpClientOptions.maxBodyBytes}: 256 MiB, in bytes. */
 export const DEFAULT_MAX_HTTP_BODY_BYTES = 256 * 1024 * 1024;
 
@@ -131,7 +168,7 @@ export class LookupdHttpClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (cause) {
-      throw new LookupdHttpError(url, undefined, `request failed: ${(cause as Error).message}`, { cause });
+      throw new LookupdHttpError(url, undefined, fetchFailure(cause, this.timeoutMs), { cause });
     }
   }
 

@@ -1,6 +1,9 @@
 import { InvalidArgumentError, ProtocolError } from '../errors.js';
 import { DEFAULT_MAX_BODY_BYTES, SIZE_PREFIX_LENGTH } from './constants.js';
 
+/** The bytes `HTTP` read as a big-endian int32 size: what a TCP client reads from an HTTP server. */
+export const HTTP_AS_SIZE = 0x48545450;
+
 /** Smallest buffer allocated for a partial frame, so that a trickle is not copied once per byte. */
 const MIN_CAPACITY = 256;
 
@@ -106,9 +109,14 @@ export class ResponseDecoder {
   }
 
   private refuse(size: number): never {
+    // An HTTP server's answer starts "HTTP/1.1 ...": read as a frame size, that is 0x48545450.
+    const http = size === HTTP_AS_SIZE;
     this.failure = new ProtocolError(
-      `response frame at stream offset ${this.consumed} declares a body of ${size} bytes, ` +
-        `outside 0..${this.maxBodyBytes} (the maxBodyBytes option)`,
+      http
+        ? `reached an HTTP port, not lookupd's TCP port: the answer starts with "HTTP"`
+        : `response frame at stream offset ${this.consumed} declares a body of ${size} bytes, ` +
+            `outside 0..${this.maxBodyBytes} (the maxBodyBytes option)`,
+      { reachedHttp: http },
     );
     this.release();
     throw this.failure;

@@ -4,6 +4,7 @@ import {
   HttpCheckError,
   InvalidArgumentError,
   NsqLookupError,
+  ProtocolError,
   ThrownValueError,
 } from '../errors.js';
 import { LookupPeer } from '../peer/lookup-peer.js';
@@ -332,7 +333,18 @@ class TcpProber implements Prober {
     // Connect first so that the RTT is the PING's alone, not the dial's.
     if (this.#peer.state !== 'connected') await this.#peer.connect();
     const started = performance.now();
-    await this.#peer.ping();
+    try {
+      await this.#peer.ping();
+    } catch (error) {
+      if (reachedHttp(error)) {
+        throw new ProtocolError(
+          `${(error as Error).message}; an HTTP port is checked with --lookupd-http-address (httpAddresses), ` +
+            '--lookupd-tcp-address takes the TCP port (4160 by default)',
+          { cause: error, reachedHttp: true },
+        );
+      }
+      throw error;
+    }
     return performance.now() - started;
   }
 
@@ -341,6 +353,14 @@ class TcpProber implements Prober {
     if (this.#peer.inFlight > 0) this.#peer.disconnect();
     await this.#peer.close();
   }
+}
+
+/** Whether `error`, or an error it was caused by, is a TCP read of an HTTP server's answer. */
+function reachedHttp(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ProtocolError && e.reachedHttp) return true;
+  }
+  return false;
 }
 
 /** `GET http://address/ping` over one kept-alive connection; 200 with body `OK` is an answer. */

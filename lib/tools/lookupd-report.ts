@@ -42,14 +42,21 @@ export interface ReportTombstone {
 }
 
 /**
- * A producer or topic that some reachable lookupds list and others do not: a broker that failed to
- * register with every lookupd, or a topic deleted on one lookupd only. Consumers see different
- * topologies depending on the lookupd they ask.
+ * Something that some reachable lookupds list and others do not. Producers and registrations that
+ * differ are `critical`: consumers see different topologies depending on the lookupd they ask (a
+ * broker that failed to register with every lookupd). A topic or channel name that no producer holds
+ * is only a `warning`: such names outlive their producers on lookupd and vanish when it restarts, so
+ * lookupds differ in them after any restart.
  */
 export interface ReportDisagreement {
-  /** What {@link name} is. */
-  kind: 'producer' | 'topic';
-  /** A producer's {@link ReportProducer.key}, or a topic name. */
+  /**
+   * What {@link name} is: a producer; one producer's registration (`producer topic` or
+   * `producer topic/channel`); or a topic or channel (`topic/channel`) name.
+   */
+  kind: 'producer' | 'registration' | 'topic' | 'channel';
+  /** `critical` when consumers see a different topology; `warning` for names without producers. */
+  severity: 'critical' | 'warning';
+  /** A producer's {@link ReportProducer.key}, a registration, or a topic or channel name. */
   name: string;
   /** HTTP addresses of the lookupds that list it. */
   presentOn: string[];
@@ -96,9 +103,16 @@ export interface LookupdReport {
   tombstones: ReportTombstone[];
   /** Producers heard from longer ago than `staleAfterMs`. */
   staleProducers: string[];
-  /** Producers and topics the reachable lookupds do not agree on; empty with fewer than two. */
+  /**
+   * What the reachable lookupds do not agree on, critical ones first, each group sorted by kind and
+   * name; empty with fewer than two.
+   */
   disagreements: ReportDisagreement[];
-  /** 0 healthy; 1 warnings (ghosts, tombstones, stale or badly advertised producers); 2 a lookupd is unreachable or lookupds disagree. */
+  /**
+   * 0 healthy; 1 warnings (ghosts, tombstones, stale or badly advertised producers, names without
+   * producers that only some lookupds list); 2 a lookupd is unreachable, or lookupds differ in
+   * producers or registrations.
+   */
   exitCode: 0 | 1 | 2;
 }
 
@@ -153,7 +167,11 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
   };
   const producers = new Map<string, ReportProducer>();
   const topicsByLookupd = new Map<string, Set<string>>();
+  const channelsByLookupd = new Map<string, Set<string>>();
   const producersByLookupd = new Map<string, Set<string>>();
+  const registrationsByLookupd = new Map<string, Set<string>>();
+  /** Topic names (`t`) and channel names (`t/c`) some producer holds on some lookupd. */
+  const held = new Set<string>();
 
   for (const httpAddress of options.httpAddresses) {
     const client = new LookupdHttpClient(httpAddress, {
@@ -203,9 +221,15 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
     }
     // /debug lists only registrations that still have producers; /topics and /channels list every name.
     const live = new Set<string>();
+    const registrations = new Set<string>();
     for (const [registration, list] of Object.entries(debug)) {
       const [category, topic = '', channel = ''] = registration.split(':');
       if (list.length > 0) live.add(category === 'channel' ? `${topic}:${channel}` : `${category}:${topic}`);
+      if (category === 'topic' || category === 'channel') {
+        const name = category === 'channel' ? `${topic}/${channel}` : topic;
+        for (const p of list) registrations.add(`${p.broadcast_address}:${p.tcp_port} ${name}`);
+        if (list.length > 0) held.add(name);
+      }
       if (category !== 'topic') continue;
       for (const p of list) {
         if (!p.tombstoned) continue;
@@ -227,7 +251,12 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
       }
     }
     topicsByLookupd.set(httpAddress, new Set(topics));
+    channelsByLookupd.set(
+      httpAddress,
+      new Set(topics.flatMap((topic) => (channelsByTopic.get(topic) ?? []).map((c) => `${topic}/${c}`))),
+    );
     producersByLookupd.set(httpAddress, seen);
+    registrationsByLookupd.set(httpAddress, registrations);
     report.lookupds.push({ httpAddress, reachable: true, producers: seen.size, topics: topics.length });
   }
 
@@ -245,11 +274,39 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
     });
     if ((producer.lastHeartbeatAgeMs ?? 0) > staleAfter) report.staleProducers.push(producer.key);
   }
-  report.producers = [...producers.values()].sort((a, b) => a.key.localeCompare(b.key));
+  report.producers = [...producers.values()].sort((a, b) => compare(a.key, b.key));
+  // A producer missing from a lookupd is one disagreement, not one more per registration it holds.
+  const everywhere = new Set(
+    [...producers.keys()].filter((key) => [...producersByLookupd.values()].every((seen) => seen.has(key))),
+  );
+  for (const [address, registrations] of registrationsByLookupd) {
+    registrationsByLookupd.set(
+      address,
+      new Set([...registrations].filter((r) => everywhere.has(r.slice(0, r.indexOf(' '))))),
+    );
+  }
+  const names = (kind: 'topic' | 'channel', byLookupd: Map<string, Set<string>>) =>
+    disagreements(kind, byLookupd, (name) => (held.has(name) ? 'critical' : 'warning'));
   report.disagreements = [
-    ...disagreements('producer', producersByLookupd),
-    ...disagreements('topic', topicsByLookupd),
-  ];
+    ...disagreements('producer', producersByLookupd, () => 'critical'),
+    ...disagreements('registration', registrationsByLookupd, () => 'critical'),
+    ...names('topic', topicsByLookupd),
+    ...names('channel', channelsByLookupd),
+  ].sort(
+    (a, b) =>
+      compare(a.severity, b.severity) ||
+      KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) ||
+      compare(a.name, b.name),
+  );
+  // lookupd lists names in Go map order, different on every run: sort everything so runs compare.
+  report.ghostTopics.sort((a, b) => compare(a.topic, b.topic) || order(a.lookupd, b.lookupd));
+  report.ghostChannels.sort(
+    (a, b) => compare(a.topic, b.topic) || compare(a.channel, b.channel) || order(a.lookupd, b.lookupd),
+  );
+  report.tombstones.sort(
+    (a, b) => compare(a.topic, b.topic) || compare(a.producer, b.producer) || order(a.lookupd, b.lookupd),
+  );
+  report.staleProducers.sort(compare);
 
   const unreachable = report.lookupds.some((l) => !l.reachable);
   const warnings =
@@ -258,13 +315,28 @@ export async function buildLookupdReport(options: ReportOptions): Promise<Lookup
     report.tombstones.length +
     report.staleProducers.length +
     report.producers.filter((p) => p.broadcastWarnings.length > 0).length;
-  report.exitCode = unreachable || report.disagreements.length > 0 ? 2 : warnings > 0 ? 1 : 0;
+  const critical = report.disagreements.some((d) => d.severity === 'critical');
+  const warned = warnings > 0 || report.disagreements.length > 0;
+  report.exitCode = unreachable || critical ? 2 : warned ? 1 : 0;
   return report;
+
+  /** lookupds in the order they were given. */
+  function order(a: string, b: string): number {
+    return options.httpAddresses.indexOf(a) - options.httpAddresses.indexOf(b);
+  }
+}
+
+const KINDS: ReportDisagreement['kind'][] = ['producer', 'registration', 'topic', 'channel'];
+
+/** Code-unit order: the same on every machine and locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function disagreements(
-  kind: 'producer' | 'topic',
+  kind: ReportDisagreement['kind'],
   byLookupd: Map<string, Set<string>>,
+  severity: (name: string) => ReportDisagreement['severity'],
 ): ReportDisagreement[] {
   if (byLookupd.size < 2) return [];
   const all = new Set<string>();
@@ -274,7 +346,7 @@ function disagreements(
     const presentOn = [...byLookupd].filter(([, names]) => names.has(name)).map(([address]) => address);
     if (presentOn.length === byLookupd.size) continue;
     const missingFrom = [...byLookupd.keys()].filter((address) => !presentOn.includes(address));
-    result.push({ kind, name, presentOn, missingFrom });
+    result.push({ kind, severity: severity(name), name, presentOn, missingFrom });
   }
   return result;
 }

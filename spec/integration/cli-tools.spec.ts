@@ -9,6 +9,7 @@ import { loadSnapshot, type SnapshotProducer } from '../../lib/tools/snapshot.js
 import { spawnCli } from '../support/cli.js';
 import { useCleanup } from '../support/harness.js';
 import { eventually } from '../support/wait.js';
+import { camelKeysIn } from './json-keys.js';
 
 const byAddress = (a: SnapshotProducer, b: SnapshotProducer) =>
   `${a.broadcastAddress}:${a.tcpPort}`.localeCompare(`${b.broadcastAddress}:${b.tcpPort}`);
@@ -38,8 +39,11 @@ for (const target of LOOKUPD_TARGETS) {
       const server = await lookupd();
       const run = cli([
         'fake-producers',
-        '--lookupd-tcp-address',
+        '-lookupd-tcp-address',
         server.tcpAddress,
+        '-nsqd-version=1.2.1',
+        '-ping-interval',
+        '1h',
         '--producers',
         '25',
         '--topics',
@@ -56,7 +60,9 @@ for (const target of LOOKUPD_TARGETS) {
       const status = JSON.parse(registered!) as Record<string, number>;
       assert.equal(status.producers, 25);
       assert.equal(status.connected, 25);
-      assert.equal(status.registrationsAcked, 25 * 6);
+      assert.equal(status.registrations_acked, 25 * 6);
+      assert.equal(status.registrations_expected, 25 * 6);
+      assert.equal(status.registrationsAcked, undefined);
       const http = new LookupdHttpClient(server.httpAddress);
       const nodes = await http.nodes();
       assert.equal(nodes.length, 25);
@@ -67,13 +73,15 @@ for (const target of LOOKUPD_TARGETS) {
       for (const node of nodes) {
         assert.deepEqual([...node.topics].sort(), ['topic-0', 'topic-1', 'topic-2']);
         assert.equal(node.http_port - node.tcp_port, 20000);
+        assert.equal(node.version, '1.2.1');
       }
       assert.deepEqual((await http.channels('topic-1')).sort(), ['channel-0', 'channel-1']);
       run.child.kill('SIGINT');
       const { code, stdout } = await run.done;
       assert.equal(code, 0, stdout);
-      const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as { event: string; inSync: boolean };
-      assert.deepEqual([stopped.event, stopped.inSync], ['stopped', true]);
+      const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as { event: string; in_sync: boolean };
+      assert.deepEqual([stopped.event, stopped.in_sync], ['stopped', true]);
+      for (const line of stdout.trim().split('\n')) assert.deepEqual(camelKeysIn(JSON.parse(line)), [], line);
       await eventually(async () => (await http.nodes()).length === 0, 'lookupd drops the producers');
     });
 

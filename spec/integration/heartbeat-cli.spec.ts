@@ -17,16 +17,17 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
   const run = (args: string[]) => cli(args).done;
   const fast = ['--count', '3', '--interval', '100ms'];
 
-  it('exits 0 when lookupd answers within --warn, having sent only PINGs', async () => {
+  it('exits 0 when lookupd answers within --warn, having sent only PINGs (flags as nsqd spells them)', async () => {
     const lookupd = await FakeLookupd.start();
     cleanup(() => lookupd.stop());
     const address = lookupd.address;
     const { code, stdout, stderr } = await run([
-      '--lookupd-tcp-address',
+      '-lookupd-tcp-address',
       address,
-      ...fast,
-      '--crit',
-      '10s',
+      '-count=3',
+      '-interval',
+      '100ms',
+      '-crit=10s',
       '--warn',
       '5s',
     ]);
@@ -176,7 +177,7 @@ describe('nsqd-lookup heartbeat (CLI)', () => {
     const help = await run(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: nsqd-lookup heartbeat/);
-    assert.match(help.stdout, /Exit status/);
+    assert.match(help.stdout, /Exit codes/);
     assert.match(help.stdout, /--lookupd-tcp-address HOST:PORT/);
 
     const bad = await run(['--lookupd-tcp-address', '127.0.0.1:4160', '--interval', '10']);

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { normalizeGoFlags, parseLookupdFlags } from '../../lib/cli/lookupd.js';
+import { normalizeGoFlags } from '../../lib/cli/flags.js';
+import { parseLookupdFlags } from '../../lib/cli/lookupd.js';
 import { cliBin } from '../support/cli.js';
 import { httpCall } from '../support/http.js';
 import { V1Client } from '../support/v1-client.js';

@@ -85,6 +85,23 @@ describe('nsqd-lookup snapshot with crafted files', () => {
     await writeFile(file, new Packr({ structuredClone: true }).pack(raw));
     const shown = await cli(['snapshot', 'show', '--json', file]);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.deepEqual(JSON.parse(shown.stdout), { ...header, producers: [producer] });
+    assert.deepEqual(JSON.parse(shown.stdout), {
+      format: 'nsqd-lookup/topology',
+      version: 1,
+      saved_at: '2024-01-01T00:00:00.000Z',
+      source: '127.0.0.1:4161',
+      producers: [
+        {
+          hostname: 'host-a',
+          broadcast_address: 'a.test',
+          tcp_port: 4150,
+          http_port: 4151,
+          version: '1.3.0',
+          topology_zone: '',
+          topology_region: '',
+          topics: [{ name: 'orders', channels: ['billing'] }],
+        },
+      ],
+    });
   });
 });

@@ -6,6 +6,19 @@ import type { LookupdReport } from '../../lib/tools/lookupd-report.js';
 import { spawnCli } from '../support/cli.js';
 import { useCleanup } from '../support/harness.js';
 import { nextLoopEvent } from '../support/wait.js';
+import { camelKeysIn } from './json-keys.js';
+
+/** The report's own field names back, to read it with its TypeScript type. */
+function camelCased(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelCased);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => [
+      key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+      camelCased(v),
+    ]),
+  );
+}
 
 for (const target of LOOKUPD_TARGETS) {
   describe(`nsqd-lookup status (${target.name})`, () => {
@@ -71,7 +84,9 @@ for (const target of LOOKUPD_TARGETS) {
       cleanup(() => run.stop());
       const { code, stdout, stderr } = await run.done;
       assert.equal(code, 2, stderr);
-      const report = JSON.parse(stdout) as LookupdReport;
+      const document = JSON.parse(stdout) as unknown;
+      assert.deepEqual(camelKeysIn(document), [], 'every key is snake_case');
+      const report = camelCased(document) as LookupdReport;
       assert.deepEqual(
         report.lookupds.map((l) => [l.reachable, l.producers]),
         [
@@ -96,6 +111,7 @@ for (const target of LOOKUPD_TARGETS) {
         [
           {
             kind: 'producer',
+            severity: 'critical',
             name: '0.0.0.0:6150',
             presentOn: [a.httpAddress],
             missingFrom: [b.httpAddress],

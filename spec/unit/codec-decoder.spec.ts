@@ -272,6 +272,17 @@ describe('codec: ResponseDecoder', () => {
       });
     }
 
+    it('says an HTTP server answered when the size bytes read "HTTP"', () => {
+      const decoder = new ResponseDecoder();
+      assert.throws(
+        () => decode([Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')], decoder),
+        (error: unknown) =>
+          error instanceof ProtocolError &&
+          error.reachedHttp &&
+          /reached an HTTP port, not lookupd's TCP port/.test(error.message),
+      );
+    });
+
     it('reports where the bad frame starts in the stream, after delivering the good ones', () => {
       const decoder = new ResponseDecoder();
       const out: string[] = [];

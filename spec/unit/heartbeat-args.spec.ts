@@ -58,6 +58,7 @@ describe('heartbeat flags', () => {
       count: undefined,
       thresholds: { warnMs: 100, critMs: 1000 },
       json: false,
+      metricsAddress: undefined,
     });
   });
 
@@ -67,16 +68,36 @@ describe('heartbeat flags', () => {
         ' ',
       ),
     );
-    assert.equal(config?.intervalMs, 100);
-    assert.equal(config?.timeoutMs, 2000);
-    assert.equal(config?.count, 3);
-    assert.deepEqual(config?.thresholds, { warnMs: 50, critMs: 60_000 });
-    assert.equal(config?.json, true);
+    assert.ok(!('show' in config));
+    assert.equal(config.intervalMs, 100);
+    assert.equal(config.timeoutMs, 2000);
+    assert.equal(config.count, 3);
+    assert.deepEqual(config.thresholds, { warnMs: 50, critMs: 60_000 });
+    assert.equal(config.json, true);
   });
 
-  it('returns null for --help', () => {
-    assert.equal(parseHeartbeatFlags(['--help']), null);
-    assert.equal(parseHeartbeatFlags(['-h']), null);
+  it('asks to show help for --help, -h, -help and the version for --version, -version', () => {
+    for (const flag of ['--help', '-h', '-help'])
+      assert.deepEqual(parseHeartbeatFlags([flag]), { show: 'help' });
+    for (const flag of ['--version', '-version']) {
+      assert.deepEqual(parseHeartbeatFlags([flag]), { show: 'version' });
+    }
+  });
+
+  it('takes Go-style flags as pasted from an nsqd command line', () => {
+    const config = parseHeartbeatFlags(
+      '-lookupd-tcp-address a:1 -lookupd-tcp-address=b:2 --lookupd-http-address c:3 -interval=2s -json=true'.split(
+        ' ',
+      ),
+    );
+    assert.ok(!('show' in config));
+    assert.deepEqual(config.tcpAddresses, ['a:1', 'b:2']);
+    assert.deepEqual(config.httpAddresses, ['c:3']);
+    assert.equal(config.intervalMs, 2000);
+    assert.equal(config.json, true);
+    const off = parseHeartbeatFlags(['-lookupd-tcp-address', 'a:1', '-json=false']);
+    assert.ok(!('show' in off));
+    assert.equal(off.json, false);
   });
 
   it('names the flag in every mistake', () => {

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { HealthThresholds } from '../../tools/heartbeat-stats.js';
 import { parseDuration } from '../args.js';
-import { addressList } from '../flags.js';
+import { addressList, parseCommandLine } from '../flags.js';
 import { UsageError } from '../usage.js';
 
 /** `nsqd-lookup heartbeat`'s command line: what to probe, how often, and the health thresholds. */
@@ -15,17 +14,18 @@ export interface HeartbeatConfig {
   count: number | undefined;
   thresholds: HealthThresholds;
   json: boolean;
+  /** `host:port` to serve Prometheus metrics on at /metrics; the run then ends only on a signal. */
+  metricsAddress: string | undefined;
 }
 
-/** Parses the command line; null for `--help` (printed here). Throws {@link UsageError}. */
-export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) return null;
+/**
+ * Parses the command line (pure: prints nothing); `{ show }` when it asked for `--help` or `--version`.
+ * Throws {@link UsageError}.
+ */
+export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | { show: 'help' | 'version' } {
+  const line = parseCommandLine(argv, HEARTBEAT_FLAGS);
+  if (line.show) return { show: line.show };
+  const { values } = line;
   const addresses = (flag: 'lookupd-tcp-address' | 'lookupd-http-address'): string[] =>
     addressList(values[flag], flag);
   const duration = (flag: 'interval' | 'timeout' | 'warn' | 'crit', fallback: number): number => {
@@ -54,6 +54,14 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
       );
     }
   }
+  const [metricsAddress] = values['metrics-address']
+    ? addressList([values['metrics-address']], 'metrics-address')
+    : [undefined];
+  if (metricsAddress !== undefined && count !== undefined) {
+    throw new UsageError(
+      '--count cannot be used with --metrics-address: an exporter runs until SIGINT/SIGTERM',
+    );
+  }
   const thresholds = { warnMs: duration('warn', 100), critMs: duration('crit', 1000) };
   if (thresholds.warnMs > thresholds.critMs) {
     throw new UsageError(
@@ -68,24 +76,19 @@ export function parseHeartbeatFlags(argv: string[]): HeartbeatConfig | null {
     count,
     thresholds,
     json: values.json ?? false,
+    metricsAddress,
   };
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'lookupd-tcp-address': { type: 'string', multiple: true },
-      'lookupd-http-address': { type: 'string', multiple: true },
-      interval: { type: 'string' },
-      timeout: { type: 'string' },
-      count: { type: 'string' },
-      warn: { type: 'string' },
-      crit: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+/** Every flag of `heartbeat` (the help text lists each; a spec checks). */
+export const HEARTBEAT_FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  'lookupd-http-address': { type: 'string', multiple: true },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  count: { type: 'string' },
+  warn: { type: 'string' },
+  crit: { type: 'string' },
+  json: { type: 'boolean' },
+  'metrics-address': { type: 'string' },
+} as const;
