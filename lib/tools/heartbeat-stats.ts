@@ -276,15 +276,6 @@ export function targetName(kind: 'tcp' | 'http', address: string): string {
   return kind === 'tcp' ? `tcp://${address}` : `http://${address}/ping`;
 }
 
-/**
- * Delay before the next probe of a target whose last `failures` probes failed (1 = the first):
- * `minMs`, doubling per failure, capped at `maxMs` (the probe interval).
- */
-export function backoffDelayMs(failures: number, minMs: number, maxMs: number): number {
-  const exponent = Math.max(0, failures - 1);
-  return Math.min(maxMs, minMs * 2 ** Math.min(exponent, 30));
-}
-
 /** `ok` < `warn` < `crit`: the monitoring verdict for a target (exit codes 0, 1, 2). */
 export type Health = 'ok' | 'warn' | 'crit';
 

@@ -3,7 +3,6 @@ import { stripVTControlCharacters } from 'node:util';
 import { liveLines } from '../../lib/cli/heartbeat.js';
 import { ConnectionError, InvalidArgumentError } from '../../lib/errors.js';
 import {
-  backoffDelayMs,
   exitCodeOf,
   formatDuration,
   formatMs,
@@ -153,16 +152,6 @@ describe('heartbeat statistics', () => {
       assert.equal([...line].length, SPARKLINE_LENGTH);
       assert.ok(line.endsWith(`▁▁▁▁▁${SPARK_FAILURE}`), line);
       assert.ok(line.startsWith('█'), line);
-    });
-  });
-
-  describe('backoffDelayMs', () => {
-    it('starts at the minimum, doubles per failure and is capped', () => {
-      assert.deepEqual(
-        [1, 2, 3, 4, 5, 6, 100].map((n) => backoffDelayMs(n, 100, 1000)),
-        [100, 200, 400, 800, 1000, 1000, 1000],
-      );
-      assert.equal(backoffDelayMs(1, 100, 50), 50);
     });
   });
 
