@@ -57,5 +57,3 @@ export {
 } from './registry/registry.js';
 export { type HostPort, joinHostPort, splitHostPort } from './util/address.js';
 export type { LogFn } from './util/debug.js';
-export { parseDuration } from './util/duration.js';
-export { normalizeGoFlags } from './util/go-flags.js';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, normalizeGoFlags, parseDuration } from 'nsqd-lookup';
+import { InvalidArgumentError } from 'nsqd-lookup';
+import { normalizeGoFlags, parseDuration } from 'nsqd-lookup/tools';
 
 /**
  * The example broker's command line, with nsqd's rules: `-flag` as well as `--flag`, nsqd's names and

@@ -16,6 +16,8 @@ export {
   type LookupProducer,
   type NodeProducer,
 } from '../http/lookupd-http-client.js';
+export { parseDuration } from '../util/duration.js';
+export { normalizeGoFlags } from '../util/go-flags.js';
 export {
   FakeProducerFleet,
   type FakeProducerSpec,
