@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import type { LookupLoop, PeerStats } from './loop/lookup-loop.js';
 import type { PeerState } from './peer/lookup-peer.js';
+import { writeMetrics } from './util/write-metrics.js';
 
 /** How {@link createLookupMetrics} names and registers its metrics; every field is optional. */
 export interface LookupMetricsOptions {
@@ -134,16 +135,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     registry,
     metrics: () => registry.metrics(),
     handler(_request, response) {
-      registry.metrics().then(
-        (text) => {
-          response.writeHead(200, { 'content-type': registry.contentType });
-          response.end(text);
-        },
-        (error: unknown) => {
-          response.writeHead(500, { 'content-type': 'text/plain' });
-          response.end(String(error));
-        },
-      );
+      writeMetrics(registry, response);
     },
     dispose() {
       loop.off('ping', onPing);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import { HttpCheckError } from '../errors.js';
+import { writeMetrics } from '../util/write-metrics.js';
 import type { Heartbeat, HeartbeatSample } from './heartbeat.js';
 import type { TargetState } from './heartbeat-stats.js';
 
@@ -111,16 +112,7 @@ export function createHeartbeatMetrics(
         response.end('metrics are at GET /metrics\n');
         return;
       }
-      registry.metrics().then(
-        (text) => {
-          response.writeHead(200, { 'content-type': registry.contentType });
-          response.end(text);
-        },
-        (error: unknown) => {
-          response.writeHead(500, { 'content-type': 'text/plain' });
-          response.end(String(error));
-        },
-      );
+      writeMetrics(registry, response);
     },
     dispose() {
       hb.off('sample', onSample);
