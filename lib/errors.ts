@@ -14,8 +14,10 @@ export type NsqErrorCode =
   | 'NSQ_ERR_LISTEN'
   | 'NSQ_ERR_LOOKUPD_HTTP'
   | 'NSQ_ERR_LOOKUPD_HTTP_BODY_TOO_LARGE'
+  | 'NSQ_ERR_NOT_IN_FLIGHT'
   | 'NSQ_ERR_PEER_CLOSED'
   | 'NSQ_ERR_PROTOCOL'
+  | 'NSQ_ERR_QUEUE_FULL'
   | 'NSQ_ERR_READ_TIMEOUT'
   | 'NSQ_ERR_REGISTRY_FILE'
   | 'NSQ_ERR_SNAPSHOT_FILE'
@@ -192,9 +194,9 @@ export class LookupdHttpBodyTooLargeError extends LookupdHttpError {
 export type HttpStatusErrorCode = 'NSQ_ERR_HTTP_STATUS';
 
 /**
- * A request the embedded lookupd's HTTP API refuses: the status it answers and nsq's message for it
- * (`MISSING_ARG_TOPIC`, `TOPIC_NOT_FOUND`...), which goes out as `{"message":"..."}`. Internal to the
- * server: thrown by an endpoint, caught by its router, never handed to a caller.
+ * A request the embedded lookupd's (or the broker's) HTTP API refuses: the status it answers and nsq's
+ * message for it (`MISSING_ARG_TOPIC`, `TOPIC_NOT_FOUND`...), which goes out as `{"message":"..."}`.
+ * Internal to the server: thrown by an endpoint, caught by its router, never handed to a caller.
  */
 export class HttpStatusError extends NsqLookupError {
   declare readonly code: HttpStatusErrorCode;
@@ -293,5 +295,50 @@ export class HttpCheckError extends NsqLookupError {
       'NSQ_ERR_HTTP_CHECK',
       `lookupd http ${address}: GET /ping answered ${status} ${JSON.stringify(body.slice(0, 100))}, expected 200 "OK"`,
     );
+  }
+}
+
+/**
+ * An `E_*` answer of the broker's V2 protocol (nsqd's), such as `E_INVALID cannot SUB in current state`.
+ * Fatal ones close the connection after they are sent, as nsqd's FatalClientErr; the others
+ * (E_FIN_FAILED, E_REQ_FAILED, E_TOUCH_FAILED) leave it open.
+ */
+export class V2Error extends NsqLookupError {
+  declare readonly code: LookupdErrorCode;
+
+  constructor(
+    code: LookupdErrorCode,
+    /** The text after the code, worded as nsqd's; may be empty. */
+    readonly description: string,
+    /** Whether the broker closes the connection after sending it. */
+    readonly fatal = true,
+  ) {
+    super(code, description ? `${code} ${description}` : code);
+  }
+}
+
+/**
+ * A broker's topic or channel has no room for what was published (`memQueueSize` messages held): code
+ * `NSQ_ERR_QUEUE_FULL`. Nothing was queued. The V2 protocol answers it with `E_PUB_FAILED` (or MPUB's,
+ * DPUB's), HTTP with 503 `QUEUE_FULL`.
+ */
+export class QueueFullError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_QUEUE_FULL';
+
+  constructor(message: string) {
+    super('NSQ_ERR_QUEUE_FULL', message);
+  }
+}
+
+/**
+ * FIN, REQ or TOUCH named a message that is not in flight on that channel, or is in flight to another
+ * client: code `NSQ_ERR_NOT_IN_FLIGHT`; the message is nsqd's reason (`ID not in flight`, `client does
+ * not own message`).
+ */
+export class NotInFlightError extends NsqLookupError {
+  declare readonly code: 'NSQ_ERR_NOT_IN_FLIGHT';
+
+  constructor(message: string) {
+    super('NSQ_ERR_NOT_IN_FLIGHT', message);
   }
 }

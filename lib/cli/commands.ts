@@ -2,6 +2,10 @@ import type { CommandMain } from './command.js';
 
 /** Subcommands, loaded on demand so that `--help` does not pay for every module. */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+  broker: {
+    summary: 'a small in-memory nsqd (V2 protocol, HTTP API) registering with lookupd (nsqd flags)',
+    load: async () => (await import('./broker.js')).default,
+  },
   demo: {
     summary: 'a broker registering with an embedded lookupd, step by step',
     load: async () => (await import('./demo.js')).default,

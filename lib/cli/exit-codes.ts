@@ -1,11 +1,11 @@
 /** Every exit code the CLI returns, by kind of command. */
 
-/** demo, fake-producers, snapshot, lookupd, and the `nsqd-lookup` entry itself. */
+/** broker, demo, fake-producers, snapshot, lookupd, and the `nsqd-lookup` entry itself. */
 export const EXIT = {
   ok: 0,
   /**
    * The work failed: a lookupd did not answer, a file could not be read, the server did not start, the
-   * fake producers were not in sync at the end, or the command crashed.
+   * fake producers were not in sync at the end, the broker could not listen, or the command crashed.
    */
   failed: 1,
   /** A command-line mistake (see usage.ts), or no command given. */

@@ -1,5 +1,5 @@
 /**
- * The whole path with a client nobody here wrote: the example broker (examples/broker/) registers with
+ * The whole path with a client nobody here wrote: the broker (lib/broker/, nsqd-lookup/broker) registers with
  * lookupd through a LookupLoop; nsqjs Writers publish to it over the V2 protocol; nsqjs Readers that
  * know only lookupd's HTTP address find it and consume. Runs against every lookupd in LOOKUPD_TARGETS.
  */
@@ -22,7 +22,7 @@ import {
 import { eventually } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
-  describe(`example broker with nsqjs, through the ${target.name}`, function () {
+  describe(`broker with nsqjs, through the ${target.name}`, function () {
     this.timeout(30_000);
     const cleanup = useCleanup();
     let lookupd: RunningLookupd;

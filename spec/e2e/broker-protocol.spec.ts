@@ -1,5 +1,5 @@
 /**
- * The example broker's V2 protocol and HTTP API byte for byte, with raw sockets. Cases marked shared
+ * The broker's V2 protocol and HTTP API byte for byte, with raw sockets. Cases marked shared
  * also run against the real nsqd when NSQD_BIN is set, with the same expectations, so the error codes
  * and texts are nsqd's own.
  */
@@ -20,8 +20,8 @@ interface Server {
   start(cleanup: Cleanup, options?: { maxMsgSize?: number }): Promise<RunningNsqd>;
 }
 
-const exampleBroker: Server = {
-  name: 'example broker',
+const packageBroker: Server = {
+  name: 'broker',
   async start(cleanup, options = {}) {
     const broker = await brokerFor(cleanup, options);
     return { tcpAddress: broker.tcpAddress, httpAddress: broker.httpAddress, close: () => broker.close() };
@@ -37,7 +37,7 @@ const realNsqd: Server = {
   },
 };
 
-const SERVERS = NSQD_BIN ? [exampleBroker, realNsqd] : [exampleBroker];
+const SERVERS = NSQD_BIN ? [packageBroker, realNsqd] : [packageBroker];
 const ID = '0123456789abcdef';
 const HUGE = 0x7f000000;
 
@@ -504,7 +504,7 @@ for (const server of SERVERS) {
   });
 }
 
-describe('V2 protocol, example broker only', function () {
+describe('V2 protocol, broker only', function () {
   this.timeout(30_000);
   const cleanup = useCleanup();
 
@@ -570,7 +570,7 @@ describe('V2 protocol, example broker only', function () {
   });
 
   it('with dataPath, keeps its durable topics and channels across restarts', async () => {
-    const dataPath = await mkdtemp(join(tmpdir(), 'example-broker-'));
+    const dataPath = await mkdtemp(join(tmpdir(), 'broker-'));
     cleanup(() => rm(dataPath, { recursive: true, force: true }));
     const first = await brokerFor(cleanup, { dataPath });
     await fetch(`http://${first.httpAddress}/topic/create?topic=kept`, { method: 'POST' });

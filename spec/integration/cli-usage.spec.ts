@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { FLAGS as BROKER } from '../../lib/cli/broker.js';
 import { FLAGS as DEMO } from '../../lib/cli/demo.js';
 import { FLAGS as FAKE_PRODUCERS } from '../../lib/cli/fake-producers.js';
 import { HEARTBEAT_FLAGS } from '../../lib/cli/heartbeat/flags.js';
@@ -10,6 +11,7 @@ import { usageMessage } from '../../lib/cli/usage.js';
 import { spawnCli } from '../support/cli.js';
 
 const COMMANDS: Record<string, Record<string, { type: string; short?: string }>> = {
+  broker: BROKER,
   demo: DEMO,
   'fake-producers': FAKE_PRODUCERS,
   heartbeat: HEARTBEAT_FLAGS,

@@ -106,11 +106,13 @@ import * as root from 'nsqd-lookup';
 import * as protocol from 'nsqd-lookup/protocol';
 import * as tools from 'nsqd-lookup/tools';
 import * as lookupd from 'nsqd-lookup/lookupd';
+import * as broker from 'nsqd-lookup/broker';
 console.log(JSON.stringify({
   root: Object.keys(root).sort(),
   protocol: Object.keys(protocol).sort(),
   tools: Object.keys(tools).sort(),
   lookupd: typeof lookupd.startLookupd,
+  broker: typeof broker.startBroker,
 }));
 `;
 
@@ -230,6 +232,7 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
       protocol: string[];
       tools: string[];
       lookupd: string;
+      broker: string;
     };
     assert.ok(names.root.length <= 22, `${names.root.length} root names: ${names.root.join(', ')}`);
     for (const name of ['LookupPeer', 'LookupLoop', 'Registry', 'NsqLookupError', 'splitHostPort']) {
@@ -255,6 +258,7 @@ describeSlow('the packed package (npm pack → fresh app)', function () {
       assert.ok(names.tools.includes(name), `tools exports ${name}`);
     }
     assert.equal(names.lookupd, 'function');
+    assert.equal(names.broker, 'function');
   });
 
   it("the README's API sketch typechecks against the packed .d.ts", async () => {

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import nsq, { type Message, type Reader, type ReaderOptions, type Writer } from 'nsqjs';
-import { type Broker, type BrokerOptions, startBroker } from '../../examples/broker/index.js';
+import { type Broker, type BrokerOptions, startBroker } from '../../lib/broker/index.js';
 import { splitHostPort } from '../../lib/index.js';
 import { LookupdHttpClient } from '../../lib/tools/index.js';
 import type { Cleanup } from './harness.js';
 
-/** An example broker on free 127.0.0.1 ports, closed by `cleanup`. */
+/** A broker on free 127.0.0.1 ports, closed by `cleanup`. */
 export async function brokerFor(cleanup: Cleanup, options: BrokerOptions = {}): Promise<Broker> {
   const broker = await startBroker({
     tcpAddress: '127.0.0.1:0',

@@ -101,7 +101,7 @@ export class RawV2 {
   }
 }
 
-/** A running nsqd-compatible server: the example broker or the real nsqd. */
+/** A running nsqd-compatible server: the broker (lib/broker) or the real nsqd. */
 export interface RunningNsqd {
   tcpAddress: string;
   httpAddress: string;

@@ -1,6 +1,6 @@
 /**
  * Test-only bytes for nsqd's V2 protocol, written from the spec (nsq.io's TCP protocol page) and
- * sharing no code with examples/broker/protocol-v2.ts.
+ * sharing no code with lib/broker/protocol-v2.ts.
  */
 export const MAGIC = Buffer.from('  V2', 'ascii');
 

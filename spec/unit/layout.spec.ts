@@ -47,6 +47,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   'lib/http': ['lib/util', 'lib/errors.ts'],
   'lib/loop': ['lib/peer', 'lib/registry', 'lib/diagnostics', 'lib/protocol', 'lib/util', 'lib/errors.ts'],
   'lib/lookupd': ['lib/protocol', 'lib/util', 'lib/errors.ts'],
+  'lib/broker': ['lib/loop', 'lib/registry', 'lib/protocol', 'lib/util', 'lib/errors.ts', 'lib/diagnostics'],
   'lib/metrics.ts': ['lib/loop', 'lib/peer', 'lib/util', 'lib/errors.ts'],
   'lib/tools': [
     'lib/loop',

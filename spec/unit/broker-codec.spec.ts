@@ -1,4 +1,4 @@
-/** The example broker's V2 command reader (examples/broker/protocol-v2.ts), fed bytes in every split. */
+/** The broker's V2 command reader (lib/broker/protocol-v2.ts), fed bytes in every split. */
 import assert from 'node:assert/strict';
 import {
   type BodySpec,
@@ -6,7 +6,7 @@ import {
   parseMpubBody,
   type Token,
   type V2Error,
-} from '../../examples/broker/protocol-v2.js';
+} from '../../lib/broker/protocol-v2.js';
 import { command, MAGIC, mpubBody } from '../support/v2-wire-builder.js';
 
 const BODY_COMMANDS: Record<string, BodySpec> = {
@@ -33,7 +33,7 @@ function read(chunks: Buffer[], maxLineBytes = 64): Array<string[] | string> {
   return out;
 }
 
-describe('example broker CommandReader', () => {
+describe('broker CommandReader', () => {
   const stream = Buffer.concat([
     MAGIC,
     command('NOP'),

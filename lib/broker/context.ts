@@ -1,7 +1,5 @@
+import type { LogFn } from '../util/debug.js';
 import type { Topic } from './topic.js';
-
-/** printf-style log function (`debug`'s `%s`, `%d`, `%o`). */
-export type LogFn = (format: string, ...args: unknown[]) => void;
 
 /** The broker's limits and defaults, nsqd's flags in milliseconds and bytes. */
 export interface BrokerLimits {
@@ -58,4 +56,28 @@ export interface BrokerContext {
   readonly log: LogFn;
   /** The topic, created (and registered with lookupd) if needed: nsqd's GetTopic. */
   getTopic(name: string): Topic;
+}
+
+/** Which part of `/stats` to report: nsqd's `topic`, `channel` and `include_clients` parameters. */
+export interface StatsFilter {
+  /** Only this topic (all when empty or absent). */
+  topic?: string | null;
+  /** Only this channel of each topic reported (all when empty or absent). */
+  channel?: string | null;
+  /** Whether each channel lists its clients (default true). */
+  includeClients?: boolean;
+}
+
+/** What the HTTP API needs from the broker. */
+export interface BrokerHttpContext extends BrokerContext {
+  /** The topic, if it exists. */
+  topic(name: string): Topic | undefined;
+  /** Deletes a topic and its channels; false when there was none. */
+  deleteTopic(name: string): boolean;
+  /** Deletes a channel; false when there was none. */
+  deleteChannel(topicName: string, channelName: string): boolean;
+  /** nsqd's `/info`. */
+  info(): Record<string, unknown>;
+  /** nsqd's `/stats?format=json`. */
+  stats(filter?: StatsFilter): Record<string, unknown>;
 }

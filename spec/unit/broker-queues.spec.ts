@@ -1,8 +1,9 @@
-/** The example broker's topics and channels (examples/broker/), with a fake clock and fake consumers. */
+/** The broker's topics and channels (lib/broker/), with a fake clock and fake consumers. */
 import assert from 'node:assert/strict';
-import type { Channel, Consumer } from '../../examples/broker/channel.js';
-import type { Message } from '../../examples/broker/protocol-v2.js';
-import { QueueFullError, Topic } from '../../examples/broker/topic.js';
+import type { Channel, Consumer } from '../../lib/broker/channel.js';
+import type { Message } from '../../lib/broker/protocol-v2.js';
+import { Topic } from '../../lib/broker/topic.js';
+import { QueueFullError } from '../../lib/errors.js';
 import { type FakeClock, useFakeClock } from '../support/fake-clock.js';
 import { useCleanup } from '../support/harness.js';
 
@@ -54,7 +55,7 @@ class FakeConsumer implements Consumer {
   }
 }
 
-describe('example broker topics and channels', () => {
+describe('broker topics and channels', () => {
   const cleanup = useCleanup();
   let clock: FakeClock;
   let ids: number;

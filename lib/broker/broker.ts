@@ -5,10 +5,13 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import createDebug from 'debug';
-import { joinHostPort, LookupLoop, type LookupLoopOptions, Registry, splitHostPort } from 'nsqd-lookup';
+import { ClosedError } from '../errors.js';
+import { LookupLoop, type LookupLoopOptions } from '../loop/lookup-loop.js';
+import { Registry } from '../registry/registry.js';
+import { joinHostPort, splitHostPort } from '../util/address.js';
+import { type LogFn, logger } from '../util/debug.js';
 import { ClientV2 } from './client.js';
-import { type BrokerContext, type BrokerLimits, DEFAULT_LIMITS, type LogFn } from './context.js';
+import { type BrokerHttpContext, type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';
 import { createHttpHandler } from './http.js';
 import { Topic } from './topic.js';
 
@@ -27,14 +30,8 @@ export interface BrokerOptions extends Partial<BrokerLimits> {
   lookup?: Pick<LookupLoopOptions, 'pingIntervalMs' | 'reconnect' | 'dialTimeoutMs' | 'readTimeoutMs'>;
   /** Directory where topics and channels are saved after every change and loaded at start (default: none). */
   dataPath?: string;
-  /** Replaces the `debug` logger (`nsqd-lookup:example-broker`). */
+  /** Replaces the `debug` logger (`nsqd-lookup:broker`). */
   log?: LogFn;
-}
-
-export interface StatsFilter {
-  topic?: string | null;
-  channel?: string | null;
-  includeClients?: boolean;
 }
 
 const REGISTRY_FILE = 'registry.msgpack';
@@ -44,7 +41,7 @@ const REGISTRY_FILE = 'registry.msgpack';
  * {@link LookupLoop} driven by a {@link Registry} so that every topic and channel is registered with
  * lookupd the moment it exists. Create one with {@link startBroker}.
  */
-export class Broker implements BrokerContext {
+export class Broker implements BrokerHttpContext {
   readonly options: BrokerLimits;
   readonly log: LogFn;
   /** The topics and channels as lookupd sees them; the broker keeps it in step with its topics. */
@@ -132,7 +129,7 @@ export class Broker implements BrokerContext {
 
   /** Keeps every lookupd in step with {@link registry}; its events tell when lookupds connect. */
   get loop(): LookupLoop {
-    if (!this.#loop) throw new Error('the broker has not started');
+    if (!this.#loop) throw new ClosedError('the broker has not started');
     return this.#loop;
   }
 
@@ -311,10 +308,7 @@ export class Broker implements BrokerContext {
   }
 }
 
-const debugLog: LogFn = (() => {
-  const debug = createDebug('nsqd-lookup:example-broker');
-  return (format, ...args) => debug(format, ...args);
-})();
+const debugLog: LogFn = logger('broker');
 
 /** DEFAULT_LIMITS, with the limits `options` sets. */
 function limitsFrom(options: BrokerOptions): BrokerLimits {

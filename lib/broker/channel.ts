@@ -1,3 +1,4 @@
+import { NotInFlightError } from '../errors.js';
 import { Fifo } from './fifo.js';
 import type { Message } from './protocol-v2.js';
 
@@ -41,8 +42,6 @@ interface Deferred {
   message: Message;
   timer: NodeJS.Timeout;
 }
-
-export class ChannelError extends Error {}
 
 /**
  * One channel of a topic: a FIFO of messages that its consumers share, each message delivered to one
@@ -123,7 +122,7 @@ export class Channel {
       this.options.onLastConsumerLeft(this);
   }
 
-  /** FIN: the message is done. Throws {@link ChannelError} with nsqd's reason otherwise. */
+  /** FIN: the message is done. Throws {@link NotInFlightError} with nsqd's reason otherwise. */
   finish(clientId: number, id: string): void {
     const entry = this.#popInFlight(clientId, id);
     clearTimeout(entry.timer);
@@ -145,8 +144,8 @@ export class Channel {
   /** TOUCH: restart the message's timeout, never past delivery + max_msg_timeout. */
   touch(clientId: number, id: string, msgTimeoutMs: number): void {
     const entry = this.#inFlight.get(id);
-    if (!entry) throw new ChannelError('ID not in flight');
-    if (entry.clientId !== clientId) throw new ChannelError('client does not own message');
+    if (!entry) throw new NotInFlightError('ID not in flight');
+    if (entry.clientId !== clientId) throw new NotInFlightError('client does not own message');
     const now = Date.now();
     const deadline = Math.min(now + msgTimeoutMs, entry.deliveredAt + this.options.maxMsgTimeoutMs);
     clearTimeout(entry.timer);
@@ -217,8 +216,8 @@ export class Channel {
 
   #popInFlight(clientId: number, id: string): InFlight {
     const entry = this.#inFlight.get(id);
-    if (!entry) throw new ChannelError('ID not in flight');
-    if (entry.clientId !== clientId) throw new ChannelError('client does not own message');
+    if (!entry) throw new NotInFlightError('ID not in flight');
+    if (entry.clientId !== clientId) throw new NotInFlightError('client does not own message');
     this.#inFlight.delete(id);
     return entry;
   }

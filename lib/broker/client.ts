@@ -1,6 +1,13 @@
 import type { Socket } from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
 import type { Channel, Consumer } from './channel.js';
-import { type CommandResult, execCommand } from './commands.js';
+import {
+  type ClientState,
+  type CommandClient,
+  type CommandResult,
+  execCommand,
+  type IdentifyData,
+} from './commands.js';
 import type { BrokerContext } from './context.js';
 import {
   CommandReader,
@@ -12,39 +19,17 @@ import {
   V2Error,
 } from './protocol-v2.js';
 
-/** `init` until SUB; `closing` after CLS (only FIN, REQ and TOUCH still matter); `closed` at the end. */
-export type ClientState = 'init' | 'subscribed' | 'closing' | 'closed';
-
 /** nsqd's numeric client states, as /stats reports them. */
 const STATS_STATE: Record<ClientState, number> = { init: 0, subscribed: 3, closing: 4, closed: 1 };
 
 /** How long a connection we hang up on gets to close its side (and read our last frames) before it is cut. */
 const LINGER_MS = 1000;
 
-/** What IDENTIFY can set, in nsqd's JSON names. */
-export interface IdentifyData {
-  short_id?: string;
-  long_id?: string;
-  client_id?: string;
-  hostname?: string;
-  user_agent?: string;
-  heartbeat_interval?: number;
-  output_buffer_size?: number;
-  output_buffer_timeout?: number;
-  feature_negotiation?: boolean;
-  tls_v1?: boolean;
-  deflate?: boolean;
-  deflate_level?: number;
-  snappy?: boolean;
-  sample_rate?: number;
-  msg_timeout?: number;
-}
-
 /**
  * One V2 connection: its protocol state, what IDENTIFY negotiated, RDY and in-flight accounting,
  * heartbeats and the read deadline (no bytes for two heartbeat intervals ends the connection).
  */
-export class ClientV2 implements Consumer {
+export class ClientV2 implements Consumer, CommandClient {
   readonly remoteAddress: string;
   /** Epoch seconds. */
   readonly connectTime = Math.floor(Date.now() / 1000);
@@ -162,7 +147,7 @@ export class ClientV2 implements Consumer {
     this.#setState('closing');
   }
 
-  /** Applies IDENTIFY's settings in nsqd's order; throws an Error worded as nsqd's on a bad value. */
+  /** Applies IDENTIFY's settings in nsqd's order; throws an {@link InvalidArgumentError} worded as nsqd's on a bad value. */
   identify(data: IdentifyData): void {
     const options = this.#broker.options;
     // As nsqd: what IDENTIFY says replaces the remote address, even when it says nothing.
@@ -173,12 +158,13 @@ export class ClientV2 implements Consumer {
     if (heartbeat === -1) this.heartbeatIntervalMs = 0;
     else if (heartbeat >= 1000 && heartbeat <= options.maxHeartbeatIntervalMs)
       this.heartbeatIntervalMs = heartbeat;
-    else if (heartbeat !== 0) throw new Error(`heartbeat interval (${heartbeat}) is invalid`);
+    else if (heartbeat !== 0) throw new InvalidArgumentError(`heartbeat interval (${heartbeat}) is invalid`);
     const bufferSize = data.output_buffer_size ?? 0;
     if (bufferSize === -1) this.outputBufferSize = 1;
     else if (bufferSize >= 64 && bufferSize <= options.maxOutputBufferSize)
       this.outputBufferSize = bufferSize;
-    else if (bufferSize !== 0) throw new Error(`output buffer size (${bufferSize}) is invalid`);
+    else if (bufferSize !== 0)
+      throw new InvalidArgumentError(`output buffer size (${bufferSize}) is invalid`);
     const bufferTimeout = data.output_buffer_timeout ?? 0;
     if (bufferTimeout === -1) this.outputBufferTimeoutMs = 0;
     else if (
@@ -186,13 +172,15 @@ export class ClientV2 implements Consumer {
       bufferTimeout <= options.maxOutputBufferTimeoutMs
     )
       this.outputBufferTimeoutMs = bufferTimeout;
-    else if (bufferTimeout !== 0) throw new Error(`output buffer timeout (${bufferTimeout}) is invalid`);
+    else if (bufferTimeout !== 0)
+      throw new InvalidArgumentError(`output buffer timeout (${bufferTimeout}) is invalid`);
     const sampleRate = data.sample_rate ?? 0;
-    if (sampleRate < 0 || sampleRate > 99) throw new Error(`sample rate (${sampleRate}) is invalid`);
+    if (sampleRate < 0 || sampleRate > 99)
+      throw new InvalidArgumentError(`sample rate (${sampleRate}) is invalid`);
     this.sampleRate = sampleRate;
     const msgTimeout = data.msg_timeout ?? 0;
     if (msgTimeout >= 1000 && msgTimeout <= options.maxMsgTimeoutMs) this.msgTimeoutMs = msgTimeout;
-    else if (msgTimeout !== 0) throw new Error(`msg timeout (${msgTimeout}) is invalid`);
+    else if (msgTimeout !== 0) throw new InvalidArgumentError(`msg timeout (${msgTimeout}) is invalid`);
     this.#restartHeartbeat();
   }
 

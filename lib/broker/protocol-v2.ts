@@ -15,6 +15,10 @@
  *   [timestamp int64 ns][attempts uint16][id: 16 bytes of hex ASCII][body]
  */
 
+import { InvalidArgumentError, V2Error } from '../errors.js';
+
+export { V2Error };
+
 export const MAGIC_V2 = Buffer.from('  V2', 'latin1');
 
 export const FrameType = {
@@ -32,21 +36,6 @@ const MESSAGE_HEADER_LENGTH = 8 + 2 + MESSAGE_ID_LENGTH;
 const MAX_ATTEMPTS = 0xffff;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-
-/**
- * An `E_*` answer. Fatal ones close the connection after they are sent, as nsqd's FatalClientErr;
- * the others (E_FIN_FAILED, E_REQ_FAILED, E_TOUCH_FAILED) leave it open.
- */
-export class V2Error extends Error {
-  constructor(
-    readonly code: string,
-    readonly description: string,
-    readonly fatal = true,
-  ) {
-    super(description ? `${code} ${description}` : code);
-    this.name = 'V2Error';
-  }
-}
 
 /** How to read the body that follows a command line, and how to word a bad size as nsqd does. */
 export interface BodySpec {
@@ -100,7 +89,7 @@ export class CommandReader {
   }
 
   expectBody(spec: BodySpec): void {
-    if (this.#stage !== 'line') throw new Error(`expectBody in stage ${this.#stage}`);
+    if (this.#stage !== 'line') throw new InvalidArgumentError(`expectBody in stage ${this.#stage}`);
     this.#spec = spec;
     this.#stage = 'size';
   }

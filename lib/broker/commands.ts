@@ -1,6 +1,6 @@
-import { isValidChannelName, isValidTopicName } from 'nsqd-lookup';
-import { ChannelError } from './channel.js';
-import type { ClientV2, IdentifyData } from './client.js';
+import { NotInFlightError, QueueFullError, V2Error } from '../errors.js';
+import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
+import type { Channel } from './channel.js';
 import type { BrokerContext } from './context.js';
 import {
   type BodySpec,
@@ -11,9 +11,49 @@ import {
   OK_FRAME,
   parseBase10,
   parseMpubBody,
-  V2Error,
 } from './protocol-v2.js';
-import { QueueFullError } from './topic.js';
+
+/** `init` until SUB; `closing` after CLS (only FIN, REQ and TOUCH still matter); `closed` at the end. */
+export type ClientState = 'init' | 'subscribed' | 'closing' | 'closed';
+
+/** What IDENTIFY can set, in nsqd's JSON names. */
+export interface IdentifyData {
+  short_id?: string;
+  long_id?: string;
+  client_id?: string;
+  hostname?: string;
+  user_agent?: string;
+  heartbeat_interval?: number;
+  output_buffer_size?: number;
+  output_buffer_timeout?: number;
+  feature_negotiation?: boolean;
+  tls_v1?: boolean;
+  deflate?: boolean;
+  deflate_level?: number;
+  snappy?: boolean;
+  sample_rate?: number;
+  msg_timeout?: number;
+}
+
+/** What the commands need from the connection they arrive on (a ClientV2). */
+export interface CommandClient {
+  readonly id: number;
+  readonly state: ClientState;
+  readonly channel: Channel | undefined;
+  readonly heartbeatIntervalMs: number;
+  readonly msgTimeoutMs: number;
+  readonly sampleRate: number;
+  readonly outputBufferSize: number;
+  readonly outputBufferTimeoutMs: number;
+  /** Applies IDENTIFY's settings; throws with nsqd's wording on a bad value. */
+  identify(data: IdentifyData): void;
+  subscribe(channel: Channel): void;
+  setReadyCount(count: number): void;
+  finishedMessage(): void;
+  requeuedMessage(): void;
+  startClose(): void;
+  countPublished(topic: string, count: number): void;
+}
 
 /** A response frame, nothing, or the body the command still needs and what to do with it. */
 export type CommandResult =
@@ -22,7 +62,7 @@ export type CommandResult =
   | { body: BodySpec; onBody: (body: Buffer) => Buffer | undefined };
 
 /** Runs one command line, as nsqd's protocolV2.Exec; errors are thrown as {@link V2Error}. */
-export function execCommand(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+export function execCommand(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const name = params[0] ?? '';
   switch (name) {
     case 'IDENTIFY':
@@ -54,7 +94,7 @@ export function execCommand(client: ClientV2, broker: BrokerContext, params: str
   }
 }
 
-function identify(client: ClientV2, broker: BrokerContext): CommandResult {
+function identify(client: CommandClient, broker: BrokerContext): CommandResult {
   if (client.state !== 'init') throw new V2Error('E_INVALID', 'cannot IDENTIFY in current state');
   return {
     body: { command: 'IDENTIFY', kind: 'body', max: broker.options.maxBodySize },
@@ -129,7 +169,7 @@ function decodeIdentify(body: Buffer): IdentifyData {
   return data as IdentifyData;
 }
 
-function subscribe(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function subscribe(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   if (client.state !== 'init') throw new V2Error('E_INVALID', 'cannot SUB in current state');
   if (client.heartbeatIntervalMs <= 0) throw new V2Error('E_INVALID', 'cannot SUB with heartbeats disabled');
   if (params.length < 3) throw new V2Error('E_INVALID', 'SUB insufficient number of parameters');
@@ -145,7 +185,7 @@ function subscribe(client: ClientV2, broker: BrokerContext, params: string[]): C
   return OK_FRAME;
 }
 
-function ready(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function ready(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   if (client.state === 'closing') return undefined; // nsqd ignores RDY after CLS
   if (client.state !== 'subscribed') throw new V2Error('E_INVALID', 'cannot RDY in current state');
   let count = 1;
@@ -161,7 +201,7 @@ function ready(client: ClientV2, broker: BrokerContext, params: string[]): Comma
 }
 
 /** FIN, REQ and TOUCH: allowed while subscribed or closing, on a 16-byte message ID. */
-function inFlightCommand(client: ClientV2, params: string[], name: string, minParams: number): string {
+function inFlightCommand(client: CommandClient, params: string[], name: string, minParams: number): string {
   if (client.state !== 'subscribed' && client.state !== 'closing') {
     throw new V2Error('E_INVALID', `cannot ${name} in current state`);
   }
@@ -176,19 +216,19 @@ function onChannel(name: string, id: string, operation: () => void): void {
   try {
     operation();
   } catch (error) {
-    if (!(error instanceof ChannelError)) throw error;
+    if (!(error instanceof NotInFlightError)) throw error;
     throw new V2Error(`E_${name}_FAILED`, `${name} ${id} failed ${error.message}`, false);
   }
 }
 
-function finish(client: ClientV2, params: string[]): CommandResult {
+function finish(client: CommandClient, params: string[]): CommandResult {
   const id = inFlightCommand(client, params, 'FIN', 2);
   onChannel('FIN', id, () => client.channel!.finish(client.id, id));
   client.finishedMessage();
   return undefined;
 }
 
-function requeue(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function requeue(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const id = inFlightCommand(client, params, 'REQ', 3);
   const timeoutMs = parseBase10(params[2]!);
   if (timeoutMs === undefined) throw new V2Error('E_INVALID', `REQ could not parse timeout ${params[2]}`);
@@ -199,13 +239,13 @@ function requeue(client: ClientV2, broker: BrokerContext, params: string[]): Com
   return undefined;
 }
 
-function touch(client: ClientV2, params: string[]): CommandResult {
+function touch(client: CommandClient, params: string[]): CommandResult {
   const id = inFlightCommand(client, params, 'TOUCH', 2);
   onChannel('TOUCH', id, () => client.channel!.touch(client.id, id, client.msgTimeoutMs));
   return undefined;
 }
 
-function startClose(client: ClientV2): CommandResult {
+function startClose(client: CommandClient): CommandResult {
   if (client.state !== 'subscribed') throw new V2Error('E_INVALID', 'cannot CLS in current state');
   client.startClose();
   return CLOSE_WAIT_FRAME;
@@ -228,7 +268,7 @@ function topicParam(params: string[], command: string, minParams: number): strin
 }
 
 function put(
-  client: ClientV2,
+  client: CommandClient,
   broker: BrokerContext,
   command: string,
   topicName: string,
@@ -245,7 +285,7 @@ function put(
   return OK_FRAME;
 }
 
-function publish(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function publish(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const topicName = topicParam(params, 'PUB', 2);
   return {
     body: { command: 'PUB', kind: 'message', max: broker.options.maxMsgSize },
@@ -253,7 +293,7 @@ function publish(client: ClientV2, broker: BrokerContext, params: string[]): Com
   };
 }
 
-function multiPublish(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function multiPublish(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const topicName = topicParam(params, 'MPUB', 2);
   return {
     body: { command: 'MPUB', kind: 'body', max: broker.options.maxBodySize },
@@ -261,7 +301,7 @@ function multiPublish(client: ClientV2, broker: BrokerContext, params: string[])
   };
 }
 
-function deferredPublish(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function deferredPublish(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const topicName = topicParam(params, 'DPUB', 3);
   const deferMs = parseBase10(params[2]!);
   if (deferMs === undefined) throw new V2Error('E_INVALID', `DPUB could not parse timeout ${params[2]}`);
@@ -273,7 +313,7 @@ function deferredPublish(client: ClientV2, broker: BrokerContext, params: string
   };
 }
 
-function auth(client: ClientV2, broker: BrokerContext, params: string[]): CommandResult {
+function auth(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   if (client.state !== 'init') throw new V2Error('E_INVALID', 'cannot AUTH in current state');
   if (params.length !== 1) throw new V2Error('E_INVALID', 'AUTH invalid number of parameters');
   return {

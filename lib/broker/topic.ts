@@ -1,3 +1,4 @@
+import { QueueFullError } from '../errors.js';
 import { Channel, type ChannelOptions } from './channel.js';
 import { Fifo } from './fifo.js';
 import type { Message } from './protocol-v2.js';
@@ -10,9 +11,6 @@ export interface TopicOptions extends Omit<ChannelOptions, 'onLastConsumerLeft'>
   /** Called when an ephemeral channel's last consumer leaves. */
   onLastConsumerLeft: (topic: Topic, channel: Channel) => void;
 }
-
-/** Raised when a topic or one of its channels has no room for what is being published. */
-export class QueueFullError extends Error {}
 
 interface Pending {
   message: Message;

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { parseBrokerFlags } from '../../examples/broker/flags.js';
-import { InvalidArgumentError } from '../../lib/errors.js';
+import { parseBrokerFlags } from '../../lib/cli/broker.js';
+import { UsageError } from '../../lib/cli/usage.js';
+import { type RunningCli, spawnCli } from '../support/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-describe('the example broker’s command line', () => {
+describe('nsqd-lookup broker: the command line', () => {
   // A broker that started after all (the old behaviour) would run on: never leave one behind.
-  const children: ChildProcess[] = [];
+  const children: RunningCli[] = [];
   afterEach(async () => {
-    for (const child of children.splice(0)) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGKILL');
-      await once(child, 'close');
-    }
+    for (const child of children.splice(0)) await child.stop();
   });
 
   it('takes nsqd’s durations and Go-style flags', () => {
@@ -27,7 +20,7 @@ describe('the example broker’s command line', () => {
       '--mem-queue-size',
       '5',
     ]);
-    assert.ok(config !== 'help');
+    assert.ok(!('show' in config));
     assert.equal(config.msgTimeoutMs, 60_000);
     assert.deepEqual(config.lookupdTcpAddresses, ['a:1']);
     assert.equal(config.memQueueSize, 5);
@@ -35,10 +28,10 @@ describe('the example broker’s command line', () => {
       (parseBrokerFlags(['--msg-timeout=1m30s']) as { msgTimeoutMs: number }).msgTimeoutMs,
       90_000,
     );
-    assert.equal(parseBrokerFlags(['-h']), 'help');
+    assert.deepEqual(parseBrokerFlags(['-h']), { show: 'help' });
   });
 
-  it('refuses milliseconds without a unit, bad numbers and unknown flags with a typed error', () => {
+  it('refuses milliseconds without a unit, bad numbers and unknown flags with a UsageError', () => {
     for (const [argv, message] of [
       [['--msg-timeout', '60000'], /--msg-timeout: invalid duration "60000": missing unit/],
       [['--msg-timeout', '0s'], /--msg-timeout must be at least 1ms/],
@@ -47,7 +40,7 @@ describe('the example broker’s command line', () => {
     ] as const) {
       assert.throws(
         () => parseBrokerFlags([...argv]),
-        (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
+        (e: unknown) => e instanceof UsageError && message.test(e.message),
       );
     }
   });
@@ -58,17 +51,10 @@ describe('the example broker’s command line', () => {
     await once(busy, 'listening');
     const port = (busy.address() as { port: number }).port;
     const run = async (args: string[]) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'examples/broker/main.ts', ...args], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawnCli(['broker', ...args]);
       children.push(child);
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString('utf8');
-      });
-      const [code] = await once(child, 'close');
-      return { code: code as number, stderr };
+      const { code, stderr } = await child.done;
+      return { code, stderr };
     };
     try {
       const [bad, inUse] = await Promise.all([
@@ -85,16 +71,13 @@ describe('the example broker’s command line', () => {
       assert.equal(bad.code, 2);
       assert.equal(
         bad.stderr,
-        'broker: --msg-timeout: invalid duration "60000": missing unit (Go syntax, e.g. 500ms, 1s, 1m30s)\n' +
-          "Run 'npx tsx examples/broker/main.ts --help' for usage.\n",
+        'nsqd-lookup broker: --msg-timeout: invalid duration "60000": missing unit (Go syntax, e.g. 500ms, 1s, 1m30s)\n' +
+          "Run 'nsqd-lookup broker --help' for usage.\n",
       );
       assert.equal(inUse.code, 1, inUse.stderr);
-      assert.match(inUse.stderr, /^broker: cannot start: .*EADDRINUSE/);
+      assert.match(inUse.stderr, /^nsqd-lookup broker: cannot start: .*EADDRINUSE/);
       assert.doesNotMatch(inUse.stderr, /\n\s+at /);
     } finally {
-      // On the old behaviour the broker would start and run on: never leave it behind.
-      for (const child of children)
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       busy.close();
     }
   });

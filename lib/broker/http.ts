@@ -1,20 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValidChannelName, isValidTopicName } from 'nsqd-lookup';
-import type { Broker } from './broker.js';
-import { parseMpubBody, V2Error } from './protocol-v2.js';
-import { QueueFullError, type Topic } from './topic.js';
+import { HttpStatusError, QueueFullError, V2Error } from '../errors.js';
+import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
+import type { BrokerHttpContext } from './context.js';
+import { parseMpubBody } from './protocol-v2.js';
+import type { Topic } from './topic.js';
 
-/** An HTTP answer worded as nsqd's: status and `{"message": ...}`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Handler = (broker: Broker, url: URL, request: IncomingMessage) => Promise<unknown> | unknown;
+type Handler = (broker: BrokerHttpContext, url: URL, request: IncomingMessage) => Promise<unknown> | unknown;
 
 /** Marks a plain-text answer (nsqd answers /ping, /pub and /mpub with text, the rest with JSON). */
 class Text {
@@ -47,7 +38,7 @@ const ROUTES: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
     handler: (broker, url) => {
       const channel = channelParam(url);
       const topic = existingTopic(broker, url);
-      if (!broker.deleteChannel(topic.name, channel)) throw new HttpError(404, 'CHANNEL_NOT_FOUND');
+      if (!broker.deleteChannel(topic.name, channel)) throw new HttpStatusError(404, 'CHANNEL_NOT_FOUND');
     },
   },
   '/channel/empty': { method: 'POST', handler: (broker, url) => existingChannel(broker, url).empty() },
@@ -56,18 +47,22 @@ const ROUTES: Record<string, { method: 'GET' | 'POST'; handler: Handler }> = {
 };
 
 /** nsqd's HTTP API, the parts a broker without disk, TLS or auth has (see README.md). */
-export function createHttpHandler(broker: Broker) {
+export function createHttpHandler(broker: BrokerHttpContext) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     void handle(broker, request, response);
   };
 }
 
-async function handle(broker: Broker, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(
+  broker: BrokerHttpContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://broker');
   const route = ROUTES[url.pathname];
   try {
-    if (!route) throw new HttpError(404, 'NOT_FOUND');
-    if (request.method !== route.method) throw new HttpError(405, 'METHOD_NOT_ALLOWED');
+    if (!route) throw new HttpStatusError(404, 'NOT_FOUND');
+    if (request.method !== route.method) throw new HttpStatusError(405, 'METHOD_NOT_ALLOWED');
     const result = await route.handler(broker, url, request);
     if (result instanceof Text) {
       response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(result.text);
@@ -79,9 +74,10 @@ async function handle(broker: Broker, request: IncomingMessage, response: Server
         .end(JSON.stringify(result));
     }
   } catch (error) {
-    const status = error instanceof HttpError ? error.status : 500;
-    const message = error instanceof HttpError ? error.message : 'INTERNAL_ERROR';
-    if (!(error instanceof HttpError)) broker.log('http %s %s: %o', request.method, url.pathname, error);
+    const status = error instanceof HttpStatusError ? error.status : 500;
+    const message = error instanceof HttpStatusError ? error.message : 'INTERNAL_ERROR';
+    if (!(error instanceof HttpStatusError))
+      broker.log('http %s %s: %o', request.method, url.pathname, error);
     if (response.headersSent) {
       response.destroy();
       return;
@@ -95,29 +91,29 @@ async function handle(broker: Broker, request: IncomingMessage, response: Server
 
 function topicParam(url: URL): string {
   const topic = url.searchParams.get('topic');
-  if (topic === null) throw new HttpError(400, 'MISSING_ARG_TOPIC');
-  if (!isValidTopicName(topic)) throw new HttpError(400, 'INVALID_TOPIC');
+  if (topic === null) throw new HttpStatusError(400, 'MISSING_ARG_TOPIC');
+  if (!isValidTopicName(topic)) throw new HttpStatusError(400, 'INVALID_TOPIC');
   return topic;
 }
 
 function channelParam(url: URL): string {
   topicParam(url);
   const channel = url.searchParams.get('channel');
-  if (channel === null) throw new HttpError(400, 'MISSING_ARG_CHANNEL');
-  if (!isValidChannelName(channel)) throw new HttpError(400, 'INVALID_CHANNEL');
+  if (channel === null) throw new HttpStatusError(400, 'MISSING_ARG_CHANNEL');
+  if (!isValidChannelName(channel)) throw new HttpStatusError(400, 'INVALID_CHANNEL');
   return channel;
 }
 
-function existingTopic(broker: Broker, url: URL): Topic {
+function existingTopic(broker: BrokerHttpContext, url: URL): Topic {
   const topic = broker.topic(topicParam(url));
-  if (!topic) throw new HttpError(404, 'TOPIC_NOT_FOUND');
+  if (!topic) throw new HttpStatusError(404, 'TOPIC_NOT_FOUND');
   return topic;
 }
 
-function existingChannel(broker: Broker, url: URL) {
+function existingChannel(broker: BrokerHttpContext, url: URL) {
   const name = channelParam(url);
   const channel = existingTopic(broker, url).channel(name);
-  if (!channel) throw new HttpError(404, 'CHANNEL_NOT_FOUND');
+  if (!channel) throw new HttpStatusError(404, 'CHANNEL_NOT_FOUND');
   return channel;
 }
 
@@ -127,12 +123,12 @@ function existingChannel(broker: Broker, url: URL) {
  */
 async function readBody(request: IncomingMessage, max: number, tooBig: string): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
-  if (declared > max) throw new HttpError(413, tooBig);
+  if (declared > max) throw new HttpStatusError(413, tooBig);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > max) throw new HttpError(413, tooBig);
+    if (total > max) throw new HttpStatusError(413, tooBig);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);
@@ -142,31 +138,32 @@ function publish(topic: Topic, bodies: Buffer[], deferMs = 0): Text {
   try {
     topic.publish(bodies, deferMs);
   } catch (error) {
-    if (error instanceof QueueFullError) throw new HttpError(503, 'QUEUE_FULL');
+    if (error instanceof QueueFullError) throw new HttpStatusError(503, 'QUEUE_FULL');
     throw error;
   }
   return new Text('OK');
 }
 
-async function pub(broker: Broker, url: URL, request: IncomingMessage): Promise<Text> {
+async function pub(broker: BrokerHttpContext, url: URL, request: IncomingMessage): Promise<Text> {
   const body = await readBody(request, broker.options.maxMsgSize, 'MSG_TOO_BIG');
-  if (body.length === 0) throw new HttpError(400, 'MSG_EMPTY');
+  if (body.length === 0) throw new HttpStatusError(400, 'MSG_EMPTY');
   const topic = broker.getTopic(topicParam(url));
   let deferMs = 0;
   const deferParam = url.searchParams.get('defer');
   if (deferParam !== null) {
     // Go's ParseInt takes a sign; a negative delay is refused like one out of range.
     const parsed = /^[+-]?[0-9]+$/.test(deferParam) ? Number(deferParam) : Number.NaN;
-    if (!(parsed >= 0 && parsed <= broker.options.maxReqTimeoutMs)) throw new HttpError(400, 'INVALID_DEFER');
+    if (!(parsed >= 0 && parsed <= broker.options.maxReqTimeoutMs))
+      throw new HttpStatusError(400, 'INVALID_DEFER');
     deferMs = parsed;
   }
   return publish(topic, [body], deferMs);
 }
 
-async function mpub(broker: Broker, url: URL, request: IncomingMessage): Promise<Text> {
+async function mpub(broker: BrokerHttpContext, url: URL, request: IncomingMessage): Promise<Text> {
   const { maxBodySize, maxMsgSize } = broker.options;
   const declared = Number(request.headers['content-length']);
-  if (declared > maxBodySize) throw new HttpError(413, 'BODY_TOO_BIG');
+  if (declared > maxBodySize) throw new HttpStatusError(413, 'BODY_TOO_BIG');
   const topic = broker.getTopic(topicParam(url));
   const body = await readBody(request, maxBodySize, 'BODY_TOO_BIG');
   let bodies: Buffer[];
@@ -175,7 +172,7 @@ async function mpub(broker: Broker, url: URL, request: IncomingMessage): Promise
       bodies = parseMpubBody(body, maxMsgSize);
     } catch (error) {
       // nsqd answers 413 with the protocol error's code minus its "E_".
-      if (error instanceof V2Error) throw new HttpError(413, error.code.slice(2));
+      if (error instanceof V2Error) throw new HttpStatusError(413, error.code.slice(2));
       throw error;
     }
   } else {
@@ -186,7 +183,7 @@ async function mpub(broker: Broker, url: URL, request: IncomingMessage): Promise
       let end = body.indexOf(0x0a, start);
       if (end === -1) end = body.length;
       if (end > start) {
-        if (end - start > maxMsgSize) throw new HttpError(413, 'MSG_TOO_BIG');
+        if (end - start > maxMsgSize) throw new HttpStatusError(413, 'MSG_TOO_BIG');
         bodies.push(body.subarray(start, end));
       }
       start = end + 1;
@@ -195,7 +192,7 @@ async function mpub(broker: Broker, url: URL, request: IncomingMessage): Promise
   return publish(topic, bodies);
 }
 
-function stats(broker: Broker, url: URL): unknown {
+function stats(broker: BrokerHttpContext, url: URL): unknown {
   const topicFilter = url.searchParams.get('topic');
   const channelFilter = url.searchParams.get('channel');
   const includeClients = !['false', '0'].includes(url.searchParams.get('include_clients') ?? '');

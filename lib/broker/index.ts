@@ -1,0 +1,9 @@
+/**
+ * `nsqd-lookup/broker`: a small in-memory nsqd. It speaks nsqd's V2 protocol and HTTP API, so real NSQ
+ * clients (nsqjs, go-nsq, pynsq...) publish to it and consume from it, and a {@link LookupLoop} over a
+ * {@link Registry} registers every topic and channel with nsqlookupd the moment it exists. Start one
+ * with {@link startBroker}; `nsqd-lookup broker` is its command line.
+ */
+export { NotInFlightError, QueueFullError, V2Error } from '../errors.js';
+export { Broker, type BrokerOptions, startBroker } from './broker.js';
+export { type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';

@@ -1,0 +1,155 @@
+import { type Broker, startBroker } from '../broker/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { type Lookupd, startLookupd } from '../lookupd/index.js';
+import { parseDuration } from '../util/duration.js';
+import type { CommandMain } from './command.js';
+import { EXIT } from './exit-codes.js';
+import { parseCommandLine, printShown, runCommand, untilSignalOrTimeout } from './flags.js';
+import { UsageError } from './usage.js';
+
+/**
+ * `nsqd-lookup broker`: the package's broker (nsqd-lookup/broker) with nsqd's flag names, registered
+ * with the lookupds given or with an embedded one.
+ */
+
+/** Every flag of `broker`, nsqd's names (the help text lists each; a spec checks). */
+export const FLAGS = {
+  'lookupd-tcp-address': { type: 'string', multiple: true },
+  'tcp-address': { type: 'string', default: '127.0.0.1:4150' },
+  'http-address': { type: 'string', default: '127.0.0.1:4151' },
+  'broadcast-address': { type: 'string', default: '127.0.0.1' },
+  'data-path': { type: 'string' },
+  'msg-timeout': { type: 'string' },
+  'mem-queue-size': { type: 'string' },
+  'max-msg-size': { type: 'string' },
+  'max-body-size': { type: 'string' },
+} as const;
+
+/** What `nsqd-lookup broker` was asked to run; undefined numbers and paths keep the broker's defaults. */
+export interface BrokerCommandLine {
+  /** Undefined: start an embedded lookupd and register with it. */
+  lookupdTcpAddresses: string[] | undefined;
+  tcpAddress: string;
+  httpAddress: string;
+  broadcastAddress: string;
+  dataPath: string | undefined;
+  msgTimeoutMs: number | undefined;
+  memQueueSize: number | undefined;
+  maxMsgSize: number | undefined;
+  maxBodySize: number | undefined;
+}
+
+/**
+ * The broker's settings, or what `--help`/`--version` asked to show. Pure: prints nothing; a mistake is
+ * a {@link UsageError}.
+ */
+export function parseBrokerFlags(argv: string[]): BrokerCommandLine | { show: 'help' | 'version' } {
+  const line = parseCommandLine(argv, FLAGS);
+  if (line.show) return { show: line.show };
+  const { values } = line;
+  const positive = (name: 'mem-queue-size' | 'max-msg-size' | 'max-body-size'): number | undefined => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed <= 0) {
+      throw new UsageError(`--${name} must be a positive whole number, got ${JSON.stringify(value)}`);
+    }
+    return parsed;
+  };
+  let msgTimeoutMs: number | undefined;
+  if (values['msg-timeout'] !== undefined) {
+    try {
+      msgTimeoutMs = parseDuration(values['msg-timeout'], '--msg-timeout');
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw error;
+      throw new UsageError(error.message);
+    }
+    if (!(msgTimeoutMs >= 1)) {
+      throw new UsageError(
+        `--msg-timeout must be at least 1ms, got ${JSON.stringify(values['msg-timeout'])}`,
+      );
+    }
+  }
+  return {
+    lookupdTcpAddresses: values['lookupd-tcp-address'],
+    tcpAddress: values['tcp-address'],
+    httpAddress: values['http-address'],
+    broadcastAddress: values['broadcast-address'],
+    dataPath: values['data-path'],
+    msgTimeoutMs,
+    memQueueSize: positive('mem-queue-size'),
+    maxMsgSize: positive('max-msg-size'),
+    maxBodySize: positive('max-body-size'),
+  };
+}
+
+const main: CommandMain = (argv) =>
+  runCommand('broker', async () => {
+    const config = parseBrokerFlags(argv);
+    if ('show' in config) {
+      printShown('broker', config);
+      return EXIT.ok;
+    }
+    return runBroker(config);
+  });
+
+async function runBroker(config: BrokerCommandLine): Promise<number> {
+  let embedded: Lookupd | undefined;
+  let broker: Broker;
+  try {
+    embedded = config.lookupdTcpAddresses
+      ? undefined
+      : await startLookupd({
+          tcpAddress: '127.0.0.1:0',
+          httpAddress: '127.0.0.1:0',
+          broadcastAddress: '127.0.0.1',
+        });
+    broker = await startBroker({
+      tcpAddress: config.tcpAddress,
+      httpAddress: config.httpAddress,
+      broadcastAddress: config.broadcastAddress,
+      lookupdTcpAddresses: config.lookupdTcpAddresses ?? [embedded!.tcpAddress],
+      dataPath: config.dataPath,
+      msgTimeoutMs: config.msgTimeoutMs,
+      memQueueSize: config.memQueueSize,
+      maxMsgSize: config.maxMsgSize,
+      maxBodySize: config.maxBodySize,
+    });
+  } catch (error) {
+    await embedded?.close();
+    process.stderr.write(`nsqd-lookup broker: cannot start: ${(error as Error).message}\n`);
+    return EXIT.failed;
+  }
+  const stopped = untilSignalOrTimeout();
+  // A live line per lookupd transition, from the loop's status stream.
+  broker.loop.on('status', (event) => {
+    const peer = broker.loop.status().peers.find((p) => p.address === event.address);
+    const detail =
+      event.type === 'disconnected'
+        ? `: ${event.error.message}`
+        : event.type === 'retry-scheduled'
+          ? ` (attempt ${event.attempt}, next in ${event.delayMs} ms)`
+          : '';
+    process.stdout.write(
+      `lookupd ${event.address}: ${event.type}${detail}; in sync ${peer?.registrationsAcked ?? 0}/${peer?.registrationsExpected ?? 0}\n`,
+    );
+  });
+  broker.loop.on('warning', (warning) => process.stderr.write(`warning: ${warning.message}\n`));
+
+  process.stdout.write(`broker TCP ${broker.tcpAddress}, HTTP http://${broker.httpAddress}\n`);
+  if (embedded) {
+    process.stdout.write(
+      `embedded lookupd TCP ${embedded.tcpAddress}, HTTP http://${embedded.httpAddress}\n`,
+    );
+    process.stdout.write(`  consumers: lookupdHTTPAddresses: ['${embedded.httpAddress}']\n`);
+  }
+  process.stdout.write(
+    `GET http://${broker.httpAddress}/stats shows every lookupd's status under "lookupd"; Ctrl-C to stop\n`,
+  );
+  await stopped;
+  await broker.close();
+  await embedded?.close();
+  return EXIT.ok;
+}
+
+export default main;
