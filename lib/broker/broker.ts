@@ -15,6 +15,7 @@ import { type BrokerHttpContext, type BrokerLimits, DEFAULT_LIMITS, type StatsFi
 import { createHttpHandler } from './http.js';
 import { Topic } from './topic.js';
 
+/** How {@link startBroker} starts a broker; every limit of {@link BrokerLimits} left out is nsqd's default. */
 export interface BrokerOptions extends Partial<BrokerLimits> {
   /** Where clients connect with the V2 protocol, `host:port` (default `127.0.0.1:4150`; port 0 picks one). */
   tcpAddress?: string;
@@ -42,12 +43,17 @@ const REGISTRY_FILE = 'registry.msgpack';
  * lookupd the moment it exists. Create one with {@link startBroker}.
  */
 export class Broker implements BrokerHttpContext {
+  /** The limits in force: {@link DEFAULT_LIMITS} with those the options set. */
   readonly options: BrokerLimits;
+  /** Where the broker logs (the `log` option, else `debug`'s `nsqd-lookup:broker`). */
   readonly log: LogFn;
   /** The topics and channels as lookupd sees them; the broker keeps it in step with its topics. */
   readonly registry: Registry;
+  /** The address lookupd hands to consumers. */
   readonly broadcastAddress: string;
+  /** Reported to lookupd and in /info. */
   readonly hostname: string;
+  /** When the broker was created, epoch seconds (nsqd's start_time). */
   readonly startTime = Math.floor(Date.now() / 1000);
   readonly #topics = new Map<string, Topic>();
   readonly #clients = new Set<ClientV2>();
@@ -138,18 +144,22 @@ export class Broker implements BrokerHttpContext {
     return this.#tcpAddress;
   }
 
+  /** Where the HTTP API listens, `host:port` (the port chosen when the options said 0). */
   get httpAddress(): string {
     return this.#httpAddress;
   }
 
+  /** `running` from {@link startBroker} until {@link close} starts; `closed` once it has finished. */
   get state(): 'new' | 'running' | 'closing' | 'closed' {
     return this.#state;
   }
 
+  /** Every topic, in the order they were created. */
   topics(): Topic[] {
     return [...this.#topics.values()];
   }
 
+  /** The topic, if it exists (unlike {@link getTopic}, never creates one). */
   topic(name: string): Topic | undefined {
     return this.#topics.get(name);
   }
@@ -199,6 +209,7 @@ export class Broker implements BrokerHttpContext {
     return true;
   }
 
+  /** nsqd's `/info` answer. */
   info(): Record<string, unknown> {
     return {
       version: this.options.version,

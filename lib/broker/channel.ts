@@ -4,6 +4,7 @@ import type { Message } from './protocol-v2.js';
 
 /** What a channel needs from a subscribed connection (nsqd's Consumer). */
 export interface Consumer {
+  /** The connection's number, unique in its broker. */
   readonly id: number;
   /** How long a message delivered to this consumer stays in flight, in ms (its IDENTIFY msg_timeout). */
   readonly msgTimeoutMs: number;
@@ -21,6 +22,7 @@ export interface Consumer {
   close(): void;
 }
 
+/** A channel's limits and hooks, set by its topic. */
 export interface ChannelOptions {
   /** Messages a channel keeps in memory (queued plus deferred) before refusing more; nsqd's --mem-queue-size. */
   memQueueSize: number;
@@ -50,11 +52,15 @@ interface Deferred {
  * disconnects stay in flight until they time out.
  */
 export class Channel {
+  /** Whether the name ends in `#ephemeral`: deleted when its last consumer leaves, overflow dropped. */
   readonly ephemeral: boolean;
+  /** Paused channels deliver nothing (nsqd's /channel/pause); messages keep queueing. */
   paused = false;
   /** Messages put into this channel (nsqd's message_count). */
   messageCount = 0;
+  /** Messages put back by REQ (nsqd's requeue_count). */
   requeueCount = 0;
+  /** In-flight messages that timed out (nsqd's timeout_count). */
   timeoutCount = 0;
   readonly #queue = new Fifo<Message>();
   readonly #inFlight = new Map<string, InFlight>();
@@ -64,25 +70,32 @@ export class Channel {
   #closed = false;
 
   constructor(
+    /** The topic this channel belongs to. */
     readonly topicName: string,
+    /** The channel's name. */
     readonly name: string,
+    /** Its limits and hooks, from its topic. */
     readonly options: ChannelOptions,
   ) {
     this.ephemeral = name.endsWith('#ephemeral');
   }
 
+  /** Messages queued, not in flight or deferred (nsqd's depth). */
   get depth(): number {
     return this.#queue.length;
   }
 
+  /** Messages delivered and not yet FIN'd, REQ'd or timed out. */
   get inFlightCount(): number {
     return this.#inFlight.size;
   }
 
+  /** Messages waiting for their REQ delay or DPUB defer to pass. */
   get deferredCount(): number {
     return this.#deferred.size;
   }
 
+  /** The subscribed connections, in the order messages go round them. */
   get consumers(): readonly Consumer[] {
     return this.#consumers;
   }
@@ -92,6 +105,7 @@ export class Channel {
     return this.ephemeral || this.#held() + count <= this.options.memQueueSize;
   }
 
+  /** Queues one message (its own copy) and delivers what consumers are ready for. */
   put(message: Message): void {
     if (this.#closed) return;
     this.messageCount++;
@@ -101,6 +115,7 @@ export class Channel {
     this.pump();
   }
 
+  /** Queues one message once `delayMs` have passed (DPUB). */
   putDeferred(message: Message, delayMs: number): void {
     if (this.#closed) return;
     this.messageCount++;
@@ -108,11 +123,13 @@ export class Channel {
     this.#defer(message, delayMs);
   }
 
+  /** A connection subscribed (SUB): it gets a share of the messages. */
   addConsumer(consumer: Consumer): void {
     if (!this.#consumers.includes(consumer)) this.#consumers.push(consumer);
     this.pump();
   }
 
+  /** A connection left; an ephemeral channel left without consumers is reported to its topic. */
   removeConsumer(consumer: Consumer): void {
     const index = this.#consumers.indexOf(consumer);
     if (index === -1) return;
@@ -162,10 +179,12 @@ export class Channel {
     for (const consumer of this.#consumers) consumer.emptied();
   }
 
+  /** Stops delivering (nsqd's /channel/pause). */
   pause(): void {
     this.paused = true;
   }
 
+  /** Delivers again (nsqd's /channel/unpause). */
   unpause(): void {
     this.paused = false;
     this.pump();

@@ -33,6 +33,7 @@ export interface BrokerLimits {
   version: string;
 }
 
+/** nsqd v1.3.0's defaults, used for every limit {@link BrokerOptions} leaves out. */
 export const DEFAULT_LIMITS: BrokerLimits = {
   msgTimeoutMs: 60_000,
   maxMsgTimeoutMs: 15 * 60_000,
@@ -52,7 +53,9 @@ export const DEFAULT_LIMITS: BrokerLimits = {
 
 /** What connections and the HTTP API need from the broker. */
 export interface BrokerContext {
+  /** The limits in force. */
   readonly options: BrokerLimits;
+  /** Where connections and the HTTP API log (`debug`'s `nsqd-lookup:broker` by default). */
   readonly log: LogFn;
   /** The topic, created (and registered with lookupd) if needed: nsqd's GetTopic. */
   getTopic(name: string): Topic;

@@ -6,4 +6,8 @@
  */
 export { NotInFlightError, QueueFullError, V2Error } from '../errors.js';
 export { Broker, type BrokerOptions, startBroker } from './broker.js';
+export type { Channel, ChannelOptions, Consumer } from './channel.js';
+export type { BrokerContext, BrokerHttpContext } from './context.js';
 export { type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';
+export type { Message } from './protocol-v2.js';
+export type { Topic, TopicOptions } from './topic.js';

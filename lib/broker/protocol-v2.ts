@@ -181,6 +181,7 @@ export function encodeErrorFrame(error: V2Error): Buffer {
 export interface Message {
   /** 16 ASCII bytes, as a latin1 string. */
   readonly id: string;
+  /** The message as published. */
   readonly body: Buffer;
   /** Creation time in nanoseconds since the epoch. */
   readonly timestampNs: bigint;

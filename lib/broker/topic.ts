@@ -3,6 +3,7 @@ import { Channel, type ChannelOptions } from './channel.js';
 import { Fifo } from './fifo.js';
 import type { Message } from './protocol-v2.js';
 
+/** A topic's limits, message IDs and hooks, set by its broker. */
 export interface TopicOptions extends Omit<ChannelOptions, 'onLastConsumerLeft'> {
   /** A new 16-byte message ID (nsqd's guid, hex ASCII). */
   newMessageId: () => string;
@@ -23,15 +24,21 @@ interface Pending {
  * nsqd's topic messagePump.
  */
 export class Topic {
+  /** Whether the name ends in `#ephemeral`: deleted with its last channel, overflow dropped. */
   readonly ephemeral: boolean;
+  /** Paused topics hold what is published instead of copying it to their channels. */
   paused = false;
+  /** Messages published to this topic (nsqd's message_count). */
   messageCount = 0;
+  /** Bytes of message bodies published to this topic (nsqd's message_bytes). */
   messageBytes = 0;
   readonly #channels = new Map<string, Channel>();
   readonly #backlog = new Fifo<Pending>();
 
   constructor(
+    /** The topic's name. */
     readonly name: string,
+    /** Its limits, message IDs and hooks, from the broker. */
     readonly options: TopicOptions,
   ) {
     this.ephemeral = name.endsWith('#ephemeral');
@@ -42,10 +49,12 @@ export class Topic {
     return this.#backlog.length;
   }
 
+  /** Its channels, in the order they were created. */
   channels(): Channel[] {
     return [...this.#channels.values()];
   }
 
+  /** The channel, if it exists. */
   channel(name: string): Channel | undefined {
     return this.#channels.get(name);
   }
@@ -113,10 +122,12 @@ export class Topic {
     this.#backlog.clear();
   }
 
+  /** Stops copying messages to the channels (nsqd's /topic/pause). */
   pause(): void {
     this.paused = true;
   }
 
+  /** Copies again, starting with what was held (nsqd's /topic/unpause). */
   unpause(): void {
     this.paused = false;
     this.#drain();
