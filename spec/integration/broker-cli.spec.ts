@@ -81,4 +81,19 @@ describe('nsqd-lookup broker: the command line', () => {
       busy.close();
     }
   });
+
+  it('from the command: serves with an embedded lookupd, prints its addresses, exits 0 on SIGTERM', async function () {
+    this.timeout(10_000);
+    const child = spawnCli(['broker', '--tcp-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0']);
+    children.push(child);
+    const [line] = await child.lines(1, (l) => l.startsWith('broker TCP '));
+    const http = /HTTP http:\/\/(\S+)$/.exec(line!)?.[1];
+    assert.ok(http, line);
+    const ping = await fetch(`http://${http}/ping`);
+    assert.equal(await ping.text(), 'OK');
+    await child.lines(1, (l) => l.startsWith('embedded lookupd TCP '));
+    child.child.kill('SIGTERM');
+    const { code, stderr } = await child.done;
+    assert.equal(code, 0, stderr);
+  });
 });
