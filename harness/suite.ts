@@ -23,3 +23,13 @@ export function describeSlow(title: string, body: (this: Mocha.Suite) => void): 
   noteOnce('slow specs are skipped; NSQD_LOOKUP_FULL=1 runs them (with the real servers, see the README)');
   describe.skip(title, body);
 }
+
+/** `it` for a slow case inside a fast suite: it runs with NSQD_LOOKUP_FULL=1 and is pending otherwise. */
+export function itSlow(title: string, body: Mocha.AsyncFunc): void {
+  if (FULL_SUITE) {
+    it(title, body);
+    return;
+  }
+  noteOnce('slow specs are skipped; NSQD_LOOKUP_FULL=1 runs them (with the real servers, see the README)');
+  it.skip(title, body);
+}

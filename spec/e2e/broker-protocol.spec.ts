@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NSQD_BIN } from '../../harness/oracle.js';
+import { itSlow } from '../../harness/suite.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { type Cleanup, useCleanup } from '../support/harness.js';
 import { brokerFor } from '../support/nsqjs-clients.js';
@@ -359,22 +360,26 @@ for (const server of SERVERS) {
       assert.deepEqual([second.id, second.attempts], [first.id, 2]);
     });
 
-    it('sends heartbeats every heartbeat_interval and hangs up when the client stays silent', async () => {
-      const client = await open();
-      client.send(MAGIC, identify({ heartbeat_interval: 1000 }), command('SUB beats c'));
-      assert.equal(await client.nextText(), 'response: OK');
-      assert.equal(await client.nextText(), 'response: OK');
-      assert.equal(await client.nextText(), 'response: _heartbeat_');
-      // The client never answers (no NOP): the server closes after two heartbeat intervals of silence.
-      await client.closed;
-      assert.ok(
-        client
-          .texts()
-          .slice(2)
-          .every((text) => text === 'response: _heartbeat_'),
-        client.texts().join(),
-      );
-    });
+    // nsqd's shortest heartbeat_interval is 1 s, and the hang-up comes two intervals later.
+    itSlow(
+      'sends heartbeats every heartbeat_interval and hangs up when the client stays silent',
+      async () => {
+        const client = await open();
+        client.send(MAGIC, identify({ heartbeat_interval: 1000 }), command('SUB beats c'));
+        assert.equal(await client.nextText(), 'response: OK');
+        assert.equal(await client.nextText(), 'response: OK');
+        assert.equal(await client.nextText(), 'response: _heartbeat_');
+        // The client never answers (no NOP): the server closes after two heartbeat intervals of silence.
+        await client.closed;
+        assert.ok(
+          client
+            .texts()
+            .slice(2)
+            .every((text) => text === 'response: _heartbeat_'),
+          client.texts().join(),
+        );
+      },
+    );
 
     it('deleting a channel over HTTP disconnects its consumers', async () => {
       const client = await open();
