@@ -4,12 +4,7 @@ import {
   type Resolver,
 } from '../diagnostics/broadcast-check.js';
 import { ClosedError } from '../errors.js';
-import {
-  encodeRegister,
-  encodeRegistrations,
-  encodeUnregister,
-  type IdentifyInfo,
-} from '../protocol/encoder.js';
+import { encodeRegister, encodeUnregister, type IdentifyInfo } from '../protocol/encoder.js';
 import { checkIdentity } from '../protocol/identity.js';
 import type { LookupdInfo } from '../protocol/response.js';
 import type { Registry, RegistryChange } from '../registry/registry.js';
@@ -19,7 +14,8 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { positiveNumber } from '../util/validate.js';
 import { Backoff } from './backoff.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
-import { PeerSlot, type SlotHost, type SlotOptions } from './peer-slot.js';
+import { LoopHost, type SlotReport } from './loop-host.js';
+import { PeerSlot, type SlotOptions } from './peer-slot.js';
 import type {
   LookupLoopEvents,
   LookupLoopOptions,
@@ -62,7 +58,7 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
   readonly #streams = new Map<(event: LoopEvent) => void, () => void>();
   readonly #onChange = (change: RegistryChange) => this.#broadcast(change);
   readonly #check: { enabled: boolean; verifyReachable: boolean; resolve: Resolver | undefined };
-  readonly #host: SlotHost;
+  readonly #host: LoopHost;
   /** Aborted by {@link close}: cuts short a broadcast address check in progress. */
   /** Aborted by close(): ends a broadcast check in progress. Made on the first check (most loops of a
    * fleet never run one, and an AbortController costs about a kilobyte). */
@@ -96,19 +92,8 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
       resolve: options.resolve,
     };
     const registry = this.#registry;
-    this.#host = {
-      identity: this.#identity,
-      registrations: () => encodeRegistrations(registry.registrations()),
-      status: (event) => this.#status(event),
-      connected: (address, info) => this.#emitRunning('connect', address, info),
-      disconnected: (address, error) => this.#emitRunning('disconnect', address, error),
-      failed: (address, error) => this.#emitRunning('error', address, error),
-      pinged: (address, rttMs) => {
-        if (this.#phase !== 'running') return;
-        this.emit('ping', address, rttMs);
-        this.#publish({ type: 'ping', address, at: Date.now(), rttMs });
-      },
-    };
+    // One closure into the loop, not one per report: a fleet has a loop per simulated broker.
+    this.#host = new LoopHost(this.#identity, registry, (report) => this.#onReport(report));
   }
 
   /** Connects to every address. Returns at once; use {@link settled} or the `connect` event to wait. */
@@ -296,6 +281,28 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
         break;
     }
     for (const slot of this.#slots.values()) slot.send(commands);
+  }
+
+  #onReport(report: SlotReport): void {
+    switch (report.kind) {
+      case 'status':
+        this.#status(report.event);
+        return;
+      case 'connected':
+        this.#emitRunning('connect', report.address, report.info);
+        return;
+      case 'disconnected':
+        this.#emitRunning('disconnect', report.address, report.error);
+        return;
+      case 'failed':
+        this.#emitRunning('error', report.address, report.error);
+        return;
+      case 'pinged':
+        if (this.#phase !== 'running') return;
+        this.emit('ping', report.address, report.rttMs);
+        this.#publish({ type: 'ping', address: report.address, at: Date.now(), rttMs: report.rttMs });
+        return;
+    }
   }
 
   #status(event: PeerStatusEvent): void {
