@@ -231,12 +231,7 @@ export async function benchLookupd(options: BenchLookupdOptions = {}): Promise<R
   const lookupRates = new Map<string, number[]>();
   const bigLookupRates = new Map<string, number[]>();
   try {
-    servers.push(
-      await startServer('embedded lookupd', process.execPath, ['--import', 'tsx', BIN, 'lookupd']),
-    );
-    const real = process.env.NSQLOOKUPD_BIN;
-    if (real) servers.push(await startServer('real nsqlookupd', real, []));
-    else log('  (NSQLOOKUPD_BIN is not set: the embedded lookupd only)');
+    await startBothServers(servers, log);
     for (const server of servers) {
       sockets.push(...(await lookupFixture(server)));
       registerRates.set(server.name, []);
@@ -362,6 +357,17 @@ async function pingDuringDebug(server: Server): Promise<{ maxPingMs: number; fet
 }
 
 /**
+ * The embedded lookupd in a process of its own, and the real one too when NSQLOOKUPD_BIN is set; each
+ * is pushed as soon as it runs, so the caller's cleanup stops whatever started.
+ */
+async function startBothServers(servers: Server[], log: (text: string) => void): Promise<void> {
+  servers.push(await startServer('embedded lookupd', process.execPath, ['--import', 'tsx', BIN, 'lookupd']));
+  const real = process.env.NSQLOOKUPD_BIN;
+  if (real) servers.push(await startServer('real nsqlookupd', real, []));
+  else log('  (NSQLOOKUPD_BIN is not set: the embedded lookupd only)');
+}
+
+/**
  * PING round trips while /debug of 100,000 registrations (100 producers x 1,000 topics, about 30 MB)
  * is fetched, on the embedded lookupd and, when NSQLOOKUPD_BIN is set, on the real one: the worst
  * round trip a producer sees, against nsqd's 1 s read timeout, and the fetch time beside it.
@@ -374,12 +380,7 @@ export async function benchDebugPing(options: BenchLookupdOptions = {}): Promise
   const pings = new Map<string, number[]>();
   const fetches = new Map<string, number[]>();
   try {
-    servers.push(
-      await startServer('embedded lookupd', process.execPath, ['--import', 'tsx', BIN, 'lookupd']),
-    );
-    const real = process.env.NSQLOOKUPD_BIN;
-    if (real) servers.push(await startServer('real nsqlookupd', real, []));
-    else log('  (NSQLOOKUPD_BIN is not set: the embedded lookupd only)');
+    await startBothServers(servers, log);
     for (const server of servers) {
       for (let p = 0; p < DEBUG_PRODUCERS; p++) {
         const lines = Array.from({ length: DEBUG_TOPICS_EACH }, (_, t) => `REGISTER debug-${p}-${t}\n`).join(

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import type { LookupLoop, PeerStats } from './loop/lookup-loop.js';
 import type { PeerState } from './peer/lookup-peer.js';
-import { writeMetrics } from './util/write-metrics.js';
+import { MetricNames, writeMetrics } from './util/metrics-registry.js';
 
 /** How {@link createLookupMetrics} names and registers its metrics; every field is optional. */
 export interface LookupMetricsOptions {
@@ -43,13 +43,8 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
   const registry = options.registry ?? new MetricsRegistry();
   const prefix = options.prefix ?? 'nsqd_lookup_';
   const registers = [registry];
-  // The registry may be the application's: dispose() removes the names given out here, never clear()s it.
-  const names: string[] = [];
-  const named = (suffix: string): string => {
-    const name = `${prefix}${suffix}`;
-    names.push(name);
-    return name;
-  };
+  const names = new MetricNames(prefix);
+  const named = (suffix: string): string => names.name(suffix);
   // One stats() snapshot per scrape, not one per metric: prom-client's registry.metrics() calls every
   // collect() in one synchronous pass, so the first takes the snapshot, the others of that pass reuse
   // it, and a microtask drops it before any later scrape can start.
@@ -140,7 +135,7 @@ export function createLookupMetrics(loop: LookupLoop, options: LookupMetricsOpti
     dispose() {
       loop.off('ping', onPing);
       loop.off('status', onStatus);
-      for (const name of names) registry.removeSingleMetric(name);
+      names.removeFrom(registry);
     },
   };
 }

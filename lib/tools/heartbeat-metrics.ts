@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import { HttpCheckError } from '../errors.js';
-import { writeMetrics } from '../util/write-metrics.js';
+import { MetricNames, writeMetrics } from '../util/metrics-registry.js';
 import type { Heartbeat, HeartbeatSample } from './heartbeat.js';
 import type { TargetState } from './heartbeat-stats.js';
 
@@ -55,12 +55,8 @@ export function createHeartbeatMetrics(
   const registry = options.registry ?? new MetricsRegistry();
   const prefix = options.prefix ?? 'nsqd_lookup_heartbeat_';
   const registers = [registry];
-  const names: string[] = [];
-  const named = (suffix: string): string => {
-    const name = `${prefix}${suffix}`;
-    names.push(name);
-    return name;
-  };
+  const names = new MetricNames(prefix);
+  const named = (suffix: string): string => names.name(suffix);
   const labelNames = ['check', 'address'] as const;
   const up = new Gauge({
     name: named('up'),
@@ -117,7 +113,7 @@ export function createHeartbeatMetrics(
     dispose() {
       hb.off('sample', onSample);
       hb.off('state', onState);
-      for (const name of names) registry.removeSingleMetric(name);
+      names.removeFrom(registry);
     },
   };
 }

@@ -24,6 +24,7 @@ export interface TraceFrame {
   at_ms: number;
   conn: number;
   event?: 'tcp-open' | 'tcp-close';
+  closed_by?: 'nsqd' | 'lookupd';
   dir?: 'nsqd->lookupd' | 'lookupd->nsqd';
   kind?: 'magic' | 'command' | 'response';
   text?: string;

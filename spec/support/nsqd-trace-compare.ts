@@ -5,18 +5,9 @@
  * list, nothing more. A pure function of the two parsed files.
  */
 
-export interface TraceFrame {
-  at_ms: number;
-  conn: number;
-  event?: 'tcp-open' | 'tcp-close';
-  closed_by?: 'nsqd' | 'lookupd';
-  dir?: 'nsqd->lookupd' | 'lookupd->nsqd';
-  kind?: 'magic' | 'command' | 'response';
-  text?: string;
-  line?: string;
-  body?: string;
-  in_reply_to?: string;
-}
+import type { TraceFrame } from './fixtures.js';
+
+export type { TraceFrame };
 
 export interface RestartTiming {
   kill_after_tick_ms: number;
