@@ -7,7 +7,7 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { ClosedError } from '../errors.js';
 import { LookupLoop, type LookupLoopOptions } from '../loop/lookup-loop.js';
-import { Registry } from '../registry/registry.js';
+import { type Registration, Registry } from '../registry/registry.js';
 import { joinHostPort, splitHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { ClientV2 } from './client.js';
@@ -25,10 +25,19 @@ export interface BrokerOptions extends Partial<BrokerLimits> {
   broadcastAddress?: string;
   /** Reported to lookupd and in /info (default: the OS host name). */
   hostname?: string;
+  /** nsqd's --topology-zone, sent to lookupd (default none). */
+  topologyZone?: string;
+  /** nsqd's --topology-region, sent to lookupd (default none). */
+  topologyRegion?: string;
+  /** Topics and channels that exist (empty) from the start, as if saved by an earlier run. */
+  registrations?: Registration[];
   /** lookupd TCP addresses to register with, nsqd's --lookupd-tcp-address (default: none). */
   lookupdTcpAddresses?: string[];
   /** Tuning for the LookupLoop (PING period, reconnect backoff, timeouts). */
-  lookup?: Pick<LookupLoopOptions, 'pingIntervalMs' | 'reconnect' | 'dialTimeoutMs' | 'readTimeoutMs'>;
+  lookup?: Pick<
+    LookupLoopOptions,
+    'pingIntervalMs' | 'reconnect' | 'dialTimeoutMs' | 'readTimeoutMs' | 'checkBroadcastAddress'
+  >;
   /** Directory where topics and channels are saved after every change and loaded at start (default: none). */
   dataPath?: string;
   /** Replaces the `debug` logger (`nsqd-lookup:broker`). */
@@ -60,6 +69,7 @@ export class Broker implements BrokerHttpContext {
   readonly #tcp = createTcpServer({ noDelay: true });
   readonly #http = createHttpServer();
   readonly #lookupdTcpAddresses: string[];
+  readonly #topology: { topologyZone?: string; topologyRegion?: string };
   readonly #lookupOptions: BrokerOptions['lookup'];
   readonly #dataPath: string | undefined;
   readonly #idPrefix = randomBytes(3).toString('hex');
@@ -80,6 +90,7 @@ export class Broker implements BrokerHttpContext {
     this.broadcastAddress = options.broadcastAddress ?? '127.0.0.1';
     this.hostname = options.hostname ?? osHostname();
     this.#lookupdTcpAddresses = options.lookupdTcpAddresses ?? [];
+    this.#topology = { topologyZone: options.topologyZone, topologyRegion: options.topologyRegion };
     this.#lookupOptions = options.lookup;
     this.#dataPath = options.dataPath;
     this.#tcp.on('connection', (socket) => {
@@ -123,6 +134,7 @@ export class Broker implements BrokerHttpContext {
         httpPort: portOf(this.#httpAddress),
         version: this.options.version,
         hostname: this.hostname,
+        ...this.#topology,
       },
       registry: this.registry,
     });
@@ -336,7 +348,7 @@ function limitsFrom(options: BrokerOptions): BrokerLimits {
  * up; lookupd registration proceeds in the background (see `broker.loop`).
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  let registry = new Registry();
+  let registry = new Registry(options.registrations);
   if (options.dataPath) {
     await mkdir(options.dataPath, { recursive: true });
     const file = join(options.dataPath, REGISTRY_FILE);

@@ -21,10 +21,15 @@ export const FLAGS = {
   channels: { type: 'string' },
   'topic-pattern': { type: 'string' },
   'channel-pattern': { type: 'string' },
+  'registration-only': { type: 'boolean' },
+  'listen-address': { type: 'string' },
   'broadcast-address': { type: 'string' },
   'tcp-port-base': { type: 'string' },
   'http-port-base': { type: 'string' },
   'nsqd-version': { type: 'string' },
+  'message-rate': { type: 'string' },
+  'message-size': { type: 'string' },
+  'lookupd-http-address': { type: 'string', multiple: true },
   'ping-interval': { type: 'string' },
   churn: { type: 'string' },
   duration: { type: 'string' },
@@ -52,17 +57,24 @@ const main: CommandMain = (argv) =>
         throw new UsageError(`--${flag}: ${(error as Error).message}`);
       }
     };
+    const portBase = (flag: 'tcp-port-base' | 'http-port-base') =>
+      values[flag] === undefined ? undefined : integerFlag(values[flag], flag, 0, 1, 65535);
     const options: FakeProducersOptions = {
       addresses,
+      registrationOnly: values['registration-only'] === true,
+      listenAddress: values['listen-address'],
       producers: integerFlag(values.producers, 'producers', 1, 1),
       topics: integerFlag(values.topics, 'topics', 1, 0),
       channels: integerFlag(values.channels, 'channels', 1, 0),
       topicPattern: values['topic-pattern'],
       channelPattern: values['channel-pattern'],
       broadcastAddressPattern: values['broadcast-address'],
-      tcpPortBase: integerFlag(values['tcp-port-base'], 'tcp-port-base', 20000, 1, 65535),
-      httpPortBase: integerFlag(values['http-port-base'], 'http-port-base', 40000, 1, 65535),
+      tcpPortBase: portBase('tcp-port-base'),
+      httpPortBase: portBase('http-port-base'),
       version: values['nsqd-version'],
+      messageRate: integerFlag(values['message-rate'], 'message-rate', 0, 0),
+      messageSize: integerFlag(values['message-size'], 'message-size', 0, 0),
+      lookupdHttpAddresses: addressList(values['lookupd-http-address'], 'lookupd-http-address'),
       pingIntervalMs: duration('ping-interval', values['ping-interval'], 15000),
       churnPerSecond: numberFlag(values.churn, 'churn', 0),
       connectConcurrency: integerFlag(values['connect-concurrency'], 'connect-concurrency', 200, 1),
@@ -91,11 +103,27 @@ export async function runFleet(
     statusEvery,
     label = 'fake producers',
     command = 'fake-producers',
-  }: { json: boolean; runFor: number; statusEvery: number; label?: string; command?: string },
+    beforeStart,
+  }: {
+    json: boolean;
+    runFor: number;
+    statusEvery: number;
+    label?: string;
+    command?: string;
+    /** Runs first (snapshot load recreates names there); its rejection is reported, exit 1. */
+    beforeStart?: () => Promise<void>;
+  },
 ): Promise<number> {
   const out = process.stdout;
   const live = out.isTTY === true && !json;
+  let lastProgress = Number.NEGATIVE_INFINITY;
   const print = (event: string, status: FleetStatus, extra: Record<string, unknown> = {}) => {
+    if (event === 'progress') {
+      // A terminal line is rewritten in place; anywhere else (a log file, a pipe) one a second is plenty.
+      const now = performance.now();
+      if (!live && now - lastProgress < 1000) return;
+      lastProgress = now;
+    }
     if (json) {
       out.write(ndjsonLine({ event, ...status, ...extra }));
       return;
@@ -104,6 +132,8 @@ export async function runFleet(
     if (live && event === 'progress') out.write(`\r\x1b[2K${line}`);
     else out.write(`${live ? '\r\x1b[2K' : ''}${line}\n`);
   };
+  const report = (message: string) =>
+    process.stderr.write(`${live ? '\r\x1b[2K' : ''}nsqd-lookup ${command}: ${message}\n`);
   fleet.on('progress', (status) => print('progress', status));
   // Every failure's cause, without DEBUG: the first of each kind per lookupd (a loop retries the same
   // failure every backoff step; the "errors" count has them all).
@@ -118,16 +148,42 @@ export async function runFleet(
       return;
     }
     const where = error.message.includes(address) ? '' : `lookupd ${address}: `;
-    process.stderr.write(
-      `${live ? '\r\x1b[2K' : ''}nsqd-lookup ${command}: producer ${producer}: ${where}${error.message}\n`,
-    );
+    report(`producer ${producer}: ${where}${error.message}`);
   });
+  // lookupd's own view, when the fleet can read it: a registration it dropped is not "in sync".
+  const verify = async () => {
+    try {
+      await fleet.verify();
+    } catch (error) {
+      report(`cannot check lookupd's registrations: ${(error as Error).message}`);
+    }
+  };
   const stopped = untilSignalOrTimeout(runFor);
   const started = performance.now();
-  await Promise.race([fleet.start().then(() => fleet.settled()), stopped]);
+  try {
+    await beforeStart?.();
+  } catch (error) {
+    report((error as Error).message);
+    await fleet.close();
+    return EXIT.failed;
+  }
+  const starting = fleet.start().then(() => fleet.settled());
+  // A signal may win the race below; the start-up's own failure is then not worth reporting.
+  starting.catch(() => undefined);
+  const outcome = await Promise.race([starting.then(() => 'started' as const), stopped]).catch(
+    (error: Error) => error,
+  );
+  if (outcome instanceof Error) {
+    // A fake that cannot listen (its port taken): nothing else is worth running.
+    report(outcome.message);
+    await fleet.close();
+    return EXIT.failed;
+  }
   // "registered" only once every connection is up and every registration acknowledged.
   let registered = false;
-  const announce = (event: 'registered' | 'status', status: FleetStatus) => {
+  const announce = async (event: 'registered' | 'status') => {
+    await verify();
+    const status = fleet.status();
     if (!registered && inSyncNow(status) && status.started === status.producers) {
       registered = true;
       print('registered', status, { elapsedMs: Math.round(performance.now() - started), label });
@@ -137,10 +193,15 @@ export async function runFleet(
       print('waiting', status, { label });
     }
   };
-  announce('registered', fleet.status());
-  const ticker = setInterval(() => announce('status', fleet.status()), statusEvery);
+  await announce('registered');
+  let ticking = Promise.resolve();
+  const ticker = setInterval(() => {
+    ticking = ticking.then(() => announce('status'));
+  }, statusEvery);
   const why = await stopped;
   clearInterval(ticker);
+  await ticking;
+  await verify();
   const final = fleet.status();
   const inSync = inSyncNow(final);
   await fleet.close();
@@ -149,21 +210,32 @@ export async function runFleet(
 }
 
 function inSyncNow(s: FleetStatus): boolean {
-  return s.connected === s.peers && s.registrationsAcked === s.registrationsExpected;
+  return (
+    s.connected === s.peers &&
+    s.registrationsAcked === s.registrationsExpected &&
+    s.registrationsDropped === 0
+  );
 }
 
 function describe(event: string, s: FleetStatus, extra: Record<string, unknown>): string {
-  const counts = `${s.connected}/${s.peers} connections up, ${s.registrationsAcked}/${s.registrationsExpected} registrations acknowledged, ${s.errors} errors`;
+  let counts = `${s.connected}/${s.peers} connections up, ${s.registrationsAcked}/${s.registrationsExpected} registrations acknowledged`;
+  if (s.registrationsDropped > 0) counts += `, ${s.registrationsDropped} dropped by lookupd`;
+  counts += `, ${s.errors} errors`;
+  let activity = '';
+  if (s.churnOperations) activity += `, ${s.churnOperations} churn operations`;
+  if (s.messagesGenerated || s.generationPaused)
+    activity += `, ${s.messagesGenerated} messages generated${s.generationPaused ? ` (${s.generationPaused} topics paused: queue full)` : ''}`;
+  const serving = s.serving > 0 ? `${s.serving} serving, ` : '';
   switch (event) {
     case 'progress':
-      return `connecting: ${s.started}/${s.producers} producers started, ${counts}`;
+      return `connecting: ${s.started}/${s.producers} producers started, ${serving}${counts}`;
     case 'registered':
-      return `registered: ${s.producers} ${String(extra.label)}, ${counts}, in ${String(extra.elapsedMs)} ms`;
+      return `registered: ${s.producers} ${String(extra.label)}, ${serving}${counts}, in ${String(extra.elapsedMs)} ms`;
     case 'waiting':
       return `not registered yet: ${s.started}/${s.producers} ${String(extra.label)} started, ${counts}; retrying`;
     case 'stopped':
-      return `stopped (${String(extra.reason)}): ${counts}${s.churnOperations ? `, ${s.churnOperations} churn operations` : ''}`;
+      return `stopped (${String(extra.reason)}): ${counts}${activity}`;
     default:
-      return `status: ${counts}${s.churnOperations ? `, ${s.churnOperations} churn operations` : ''}`;
+      return `status: ${serving}${counts}${activity}`;
   }
 }

@@ -5,6 +5,7 @@ import { FakeProducerFleet } from '../tools/fake-producers.js';
 import {
   captureSnapshot,
   loadSnapshot,
+  recreateUnownedNames,
   saveSnapshot,
   snapshotToSpecs,
   type TopologySnapshot,
@@ -25,6 +26,9 @@ export const SAVE_FLAGS = {
 } as const;
 export const LOAD_FLAGS = {
   'lookupd-tcp-address': { type: 'string', multiple: true },
+  'registration-only': { type: 'boolean' },
+  'listen-address': { type: 'string' },
+  'lookupd-http-address': { type: 'string', multiple: true },
   duration: { type: 'string' },
   'ping-interval': { type: 'string' },
   'status-interval': { type: 'string' },
@@ -113,13 +117,17 @@ async function load(argv: string[]): Promise<number> {
     process.stderr.write(`nsqd-lookup snapshot load: ${file} has no producers to replay\n`);
     return EXIT.failed;
   }
+  const readTimeoutMs = 5000;
   const fleet = new FakeProducerFleet({
     addresses,
     specs: snapshotToSpecs(snapshot),
+    registrationOnly: parsed.values['registration-only'] === true,
+    listenAddress: parsed.values['listen-address'],
+    lookupdHttpAddresses: addressList(parsed.values['lookupd-http-address'], 'lookupd-http-address'),
     pingIntervalMs: parsed.values['ping-interval']
       ? parseDuration(parsed.values['ping-interval'], '--ping-interval')
       : 15000,
-    readTimeoutMs: 5000,
+    readTimeoutMs,
   });
   return runFleet(fleet, {
     json: parsed.values.json === true,
@@ -127,6 +135,9 @@ async function load(argv: string[]): Promise<number> {
     statusEvery: parsed.values['status-interval']
       ? parseDuration(parsed.values['status-interval'], '--status-interval')
       : 5000,
+    beforeStart: async () => {
+      await recreateUnownedNames(addresses, snapshot, { readTimeoutMs });
+    },
     label: `producers from ${file}`,
     command: 'snapshot load',
   });

@@ -184,6 +184,11 @@ export class LookupLoop extends TypedEmitter<LookupLoopEvents> {
     return result;
   }
 
+  /** What every IDENTIFY of this loop says. */
+  get identity(): Readonly<IdentifyInfo> {
+    return this.#identity;
+  }
+
   /** A JSON-serialisable snapshot of the loop and every peer. */
   status(): LoopStatus {
     const peers = this.stats();

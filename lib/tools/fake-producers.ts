@@ -1,50 +1,56 @@
+import { type Broker, startBroker } from '../broker/broker.js';
+import type { BrokerLimits } from '../broker/context.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { LookupdHttpClient } from '../http/lookupd-http-client.js';
 import { LookupLoop } from '../loop/lookup-loop.js';
-import type { IdentifyInfo } from '../protocol/encoder.js';
-import { checkIdentity } from '../protocol/identity.js';
-import { type Registration, Registry } from '../registry/registry.js';
+import { Registry } from '../registry/registry.js';
+import { joinHostPort } from '../util/address.js';
 import { type LogFn, logger } from '../util/debug.js';
 import { mulberry32 } from '../util/random.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { integerAtLeast, nonEmptyText, optionalText, port, positiveNumber } from '../util/validate.js';
+import { integerAtLeast, nonEmptyText, port, positiveNumber } from '../util/validate.js';
+import {
+  checkSpecs,
+  type FakeProducerSpec,
+  fill,
+  generateProducerSpecs,
+  type ProducerShape,
+} from './fake-producer-specs.js';
+import { TrafficGenerator } from './fake-traffic.js';
 
-/** One simulated nsqd: what it tells lookupd about itself and what it registers. */
-export interface FakeProducerSpec {
-  /** What its IDENTIFY says; checked when the fleet is built. */
-  identity: IdentifyInfo;
-  /** Topics and channels it registers at start-up (its {@link Registry} starts from a copy). */
-  registrations: Registration[];
-}
+export { type FakeProducerSpec, generateProducerSpecs, type ProducerShape } from './fake-producer-specs.js';
 
 /**
  * What {@link FakeProducerFleet} takes: the lookupds, and either explicit `specs` or the shape of the
  * producers to generate (see {@link generateProducerSpecs}). Only `addresses` is required.
  */
-export interface FakeProducersOptions {
+export interface FakeProducersOptions extends ProducerShape {
   /** lookupd TCP addresses every producer registers with. */
   addresses: string[];
-  /** Producers to simulate (default 1); ignored when `specs` is given. */
-  producers?: number;
-  /** Topics per producer (default 1). */
-  topics?: number;
-  /** Channels per topic (default 1; 0 registers bare topics). */
-  channels?: number;
-  /** Topic names; `%d` is the topic's index (default `topic-%d`). Every producer has the same topics. */
-  topicPattern?: string;
-  /** Channel names; `%d` is the channel's index (default `channel-%d`). */
-  channelPattern?: string;
-  /** Broadcast address of producer i; `%d` is i (default `fake-nsqd-%d`). */
-  broadcastAddressPattern?: string;
-  /** Hostname of producer i; `%d` is i (default: the broadcast address). */
-  hostnamePattern?: string;
-  /** TCP port of producer i is `tcpPortBase + i` (default 20000). */
-  tcpPortBase?: number;
-  /** HTTP port of producer i is `httpPortBase + i` (default 40000). */
-  httpPortBase?: number;
-  /** Version sent in IDENTIFY (default `1.3.0`). */
-  version?: string;
+  /**
+   * Register only, without listening (default false): for load-testing lookupd with 10,000+
+   * producers. Consumers cannot use such fakes: the addresses they advertise lead nowhere.
+   */
+  registrationOnly?: boolean;
+  /**
+   * Where serving fakes listen (default `127.0.0.1`); they advertise it unless
+   * `broadcastAddressPattern` says otherwise. Ports are `tcpPortBase + i` and `httpPortBase + i`
+   * when given, else chosen by the OS.
+   */
+  listenAddress?: string;
   /** Explicit producers (a snapshot replay); replaces the generated ones. */
   specs?: FakeProducerSpec[];
+  /** Messages a second that every serving fake publishes to each of its topics (default 0). */
+  messageRate?: number;
+  /** Bytes per generated message, padding its JSON with spaces (default: the JSON alone). */
+  messageSize?: number;
+  /** nsqd limits for every serving fake (say a small `memQueueSize`); nsqd's defaults otherwise. */
+  brokerLimits?: Partial<BrokerLimits>;
+  /**
+   * lookupd HTTP addresses that {@link FakeProducerFleet.verify} reads to find registrations a lookupd
+   * dropped on its own (nsqadmin's delete reaches lookupd, but not a registration-only fake).
+   */
+  lookupdHttpAddresses?: string[];
   /** PING period per producer and lookupd, in ms (default 15000, nsqd's). */
   pingIntervalMs?: number;
   /** Producers connecting at once during start-up (default 200), so lookupd's accept backlog is not flooded. */
@@ -65,6 +71,8 @@ export interface FleetStatus {
   producers: number;
   /** Producers whose start-up has been initiated. */
   started: number;
+  /** Producers listening on their TCP and HTTP ports (none with `registrationOnly`). */
+  serving: number;
   /** Peers (producer × lookupd) connected now. */
   connected: number;
   /** Peers in total. */
@@ -73,10 +81,21 @@ export interface FleetStatus {
   registrationsAcked: number;
   /** What {@link registrationsAcked} reaches once all are in sync: each registry's size, per lookupd. */
   registrationsExpected: number;
+  /**
+   * Acknowledged registrations that a lookupd no longer held at the last {@link FakeProducerFleet.verify}
+   * (dropped by lookupd itself, say by nsqadmin's delete); 0 before any.
+   */
+  registrationsDropped: number;
+  /** Whether the fleet checks lookupd's own view (it was given `lookupdHttpAddresses`). */
+  verified: boolean;
   /** Failed commands and connection attempts so far. */
   errors: number;
   /** Random topic and channel creations and deletions made so far (see `churnPerSecond`). */
   churnOperations: number;
+  /** Messages generated so far (see `messageRate`). */
+  messagesGenerated: number;
+  /** Topics whose generation is held back now because a queue is full (no consumer keeps up). */
+  generationPaused: number;
 }
 
 /** What {@link FakeProducerFleet} emits, event name to listener arguments. */
@@ -88,66 +107,34 @@ export type FleetEvents = {
   error: [producer: number, address: string, error: Error];
 };
 
-/**
- * Producer i's identity and registrations from the generating options. A bad option is an
- * {@link InvalidArgumentError} naming it, thrown before any producer exists.
- */
-export function generateProducerSpecs(options: FakeProducersOptions): FakeProducerSpec[] {
-  const count = integerAtLeast('producers', options.producers, 1, 1);
-  const topics = integerAtLeast('topics', options.topics, 0, 1);
-  const channels = integerAtLeast('channels', options.channels, 0, 1);
-  const tcpPortBase = port('tcpPortBase', options.tcpPortBase ?? 20000);
-  const httpPortBase = port('httpPortBase', options.httpPortBase ?? 40000);
-  const broadcastAddressPattern = nonEmptyText(
-    'broadcastAddressPattern',
-    options.broadcastAddressPattern ?? 'fake-nsqd-%d',
-  );
-  const hostnamePattern = optionalText('hostnamePattern', options.hostnamePattern);
-  const version = nonEmptyText('version', options.version ?? '1.3.0');
-  if (tcpPortBase + count - 1 > 65535 || httpPortBase + count - 1 > 65535) {
-    throw new InvalidArgumentError(
-      `${count} producers do not fit in ports from tcpPortBase ${tcpPortBase} / httpPortBase ${httpPortBase}`,
-    );
-  }
-  const registrations: Registration[] = [];
-  for (let t = 0; t < topics; t++) {
-    const topic = fill(options.topicPattern ?? 'topic-%d', t);
-    if (channels === 0) registrations.push({ topic });
-    for (let c = 0; c < channels; c++)
-      registrations.push({ topic, channel: fill(options.channelPattern ?? 'channel-%d', c) });
-  }
-  const specs: FakeProducerSpec[] = [];
-  for (let i = 0; i < count; i++) {
-    const broadcastAddress = fill(broadcastAddressPattern, i);
-    specs.push({
-      identity: {
-        broadcastAddress,
-        hostname: hostnamePattern ? fill(hostnamePattern, i) : broadcastAddress,
-        tcpPort: tcpPortBase + i,
-        httpPort: httpPortBase + i,
-        version,
-      },
-      // Shared and never mutated: each producer's Registry copies it.
-      registrations,
-    });
-  }
-  return specs;
+/** One producer of the fleet: its loop and registry, and its broker when it serves. */
+interface Producer {
+  loop: LookupLoop;
+  registry: Registry;
+  broker?: Broker;
 }
 
 /**
- * Many simulated nsqds, each a real {@link LookupLoop} with its own {@link Registry} and one TCP
- * connection per lookupd, heartbeating like nsqd. For load-testing lookupd and for giving consumers,
- * nsqadmin and tests a topology to discover.
+ * Many simulated nsqds, each registering with every lookupd through its own {@link LookupLoop} and
+ * {@link Registry}, heartbeating like nsqd. By default each one is a real small nsqd (a
+ * {@link Broker}) listening on its own TCP and HTTP ports, so consumers, nsqadmin and nsq_tail can use
+ * it, and what they do to it (nsqadmin deleting a topic) reaches its registry and so the lookupds.
+ * With `registrationOnly` nothing listens: cheap enough for load-testing lookupd with 10,000+.
  */
 export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   /** Every producer's identity and registrations, generated or given, checked; index i is producer i. */
   readonly specs: FakeProducerSpec[];
+  /** Whether the fakes only register (see {@link FakeProducersOptions.registrationOnly}). */
+  readonly registrationOnly: boolean;
   readonly #options: FakeProducersOptions;
-  readonly #loops: LookupLoop[] = [];
-  readonly #registries: Registry[] = [];
+  readonly #producers: Producer[] = [];
   readonly #log: LogFn;
+  readonly #listenAddress: string;
+  readonly #traffic: TrafficGenerator;
+  readonly #httpClients: LookupdHttpClient[];
   #errors = 0;
   #churnOperations = 0;
+  #dropped = 0;
   #churnTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** The running start(), settled or not; close() waits for it to settle. */
@@ -167,21 +154,53 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     this.#connectConcurrency = integerAtLeast('connectConcurrency', options.connectConcurrency, 1, 200);
     positiveNumber('pingIntervalMs', options.pingIntervalMs, 15_000);
     positiveNumber('readTimeoutMs', options.readTimeoutMs, 1000);
+    this.registrationOnly = options.registrationOnly === true;
+    this.#listenAddress = nonEmptyText('listenAddress', options.listenAddress ?? '127.0.0.1');
+    const rate = integerAtLeast('messageRate', options.messageRate, 0, 0);
+    const size = integerAtLeast('messageSize', options.messageSize, 0, 0);
+    const maxMsgSize = options.brokerLimits?.maxMsgSize ?? 1024 * 1024;
+    if (size > maxMsgSize)
+      throw new InvalidArgumentError(`messageSize ${size} is above the brokers' maxMsgSize ${maxMsgSize}`);
+    if (this.registrationOnly && rate > 0)
+      throw new InvalidArgumentError(
+        'messageRate needs serving fakes: registration-only fakes have no topics to publish to',
+      );
+    if (!this.registrationOnly) {
+      if (options.tcpPortBase !== undefined) port('tcpPortBase', options.tcpPortBase);
+      if (options.httpPortBase !== undefined) port('httpPortBase', options.httpPortBase);
+    }
     this.#options = options;
     this.specs = checkSpecs(options.specs ?? generateProducerSpecs(options));
     this.#log = options.log ?? logger('fake-producers');
     this.#random = mulberry32(options.seed ?? Date.now());
+    this.#traffic = new TrafficGenerator({ rate, size }, () => this.#brokers());
+    this.#httpClients = (options.lookupdHttpAddresses ?? []).map(
+      (address) => new LookupdHttpClient(address, { timeoutMs: 10_000 }),
+    );
   }
 
   /** The registry of producer `i`, to add or remove topics and channels by hand. */
   registry(i: number): Registry | undefined {
-    return this.#registries[i];
+    return this.#producers[i]?.registry;
+  }
+
+  /** The broker of serving producer `i` (its addresses, topics and channels); none when registration-only. */
+  broker(i: number): Broker | undefined {
+    return this.#producers[i]?.broker;
+  }
+
+  /** Changes `messageRate` for every serving fake; 0 stops generating (what is queued stays). */
+  setMessageRate(rate: number): void {
+    integerAtLeast('rate', rate, 0, 0);
+    if (this.registrationOnly && rate > 0) throw new InvalidArgumentError('messageRate needs serving fakes');
+    this.#traffic.setRate(this.#closed ? 0 : rate);
   }
 
   /**
-   * Starts every producer, at most `connectConcurrency` connecting at once, and resolves when each has
-   * connected to every lookupd or failed a first attempt (failed ones keep retrying in the background).
-   * Rejects with a {@link ClosedError} if the fleet is closed before that (or was already).
+   * Starts every producer, at most `connectConcurrency` connecting at once, and resolves when each
+   * listens (serving fakes) and has connected to every lookupd or failed a first attempt (failed ones
+   * keep retrying in the background). Rejects with a {@link ClosedError} if the fleet is closed before
+   * that (or was already), and with the listen error if a serving fake cannot listen.
    */
   start(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedWhileStarting());
@@ -193,14 +212,20 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     const concurrency = this.#connectConcurrency;
     let next = 0;
     let lastProgress = 0;
+    let failure: Error | undefined;
     const worker = async () => {
-      while (!this.#closed && next < this.specs.length) {
+      while (!this.#closed && failure === undefined && next < this.specs.length) {
         const index = next++;
-        await this.#startProducer(index);
+        try {
+          await this.#startProducer(index);
+        } catch (error) {
+          failure ??= error as Error;
+          return;
+        }
         if (this.#closed) return;
         // status() walks every producer: report at most every 100 ms, and the last one.
         const now = performance.now();
-        const last = this.#loops.length === this.specs.length;
+        const last = this.#producers.length === this.specs.length;
         if (this.listenerCount('progress') > 0 && (last || now - lastProgress >= 100)) {
           lastProgress = now;
           this.emit('progress', this.status());
@@ -208,13 +233,15 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, this.specs.length) }, worker));
+    if (failure) throw failure;
     if (this.#closed) throw this.#closedWhileStarting();
     this.#startChurn();
+    this.#traffic.start();
   }
 
   #closedWhileStarting(): ClosedError {
     return new ClosedError(
-      `fake producer fleet closed while starting (${this.#loops.length} of ${this.specs.length} producers started)`,
+      `fake producer fleet closed while starting (${this.#producers.length} of ${this.specs.length} producers started)`,
     );
   }
 
@@ -224,8 +251,13 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     let peers = 0;
     let acked = 0;
     let expected = 0;
-    for (const loop of this.#loops) {
-      for (const stats of loop.stats()) {
+    let serving = 0;
+    let started = 0;
+    for (const producer of this.#producers) {
+      if (!producer) continue;
+      started++;
+      if (producer.broker?.state === 'running') serving++;
+      for (const stats of producer.loop.stats()) {
         peers++;
         if (stats.state === 'connected') connected++;
         acked += stats.registrationsAcked;
@@ -234,46 +266,132 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     }
     return {
       producers: this.specs.length,
-      started: this.#loops.length,
+      started,
+      serving,
       connected,
       peers,
       registrationsAcked: acked,
       registrationsExpected: expected,
+      registrationsDropped: this.#dropped,
+      verified: this.#httpClients.length > 0,
       errors: this.#errors,
       churnOperations: this.#churnOperations,
+      messagesGenerated: this.#traffic.generated,
+      generationPaused: this.#traffic.paused,
     };
+  }
+
+  /**
+   * Reads every `lookupdHttpAddresses` lookupd's registrations (its `/debug`) and counts the
+   * registrations of producers in sync with it that it no longer holds, reported as
+   * `registrationsDropped`. A lookupd that cannot be read rejects, and the count stays as it was.
+   * Resolves to 0 without `lookupdHttpAddresses`.
+   */
+  async verify(): Promise<number> {
+    let dropped = 0;
+    for (const client of this.#httpClients) {
+      const held = new Set<string>();
+      for (const [key, producers] of Object.entries(await client.debug())) {
+        for (const p of producers) held.add(`${p.broadcast_address}:${p.tcp_port}:${p.http_port} ${key}`);
+      }
+      for (const producer of this.#producers) {
+        if (!producer) continue;
+        const { broadcastAddress, tcpPort, httpPort } = producer.loop.identity;
+        const who = `${broadcastAddress}:${tcpPort}:${httpPort}`;
+        // Only what the producer believes is acknowledged can have been dropped.
+        if (
+          !producer.loop
+            .stats()
+            .every((s) => s.state === 'connected' && s.registrationsAcked === s.registrationsExpected)
+        )
+          continue;
+        for (const { topic, channel } of producer.registry.registrations()) {
+          const key = channel === undefined ? `topic:${topic}:` : `channel:${topic}:${channel}`;
+          if (!held.has(`${who} ${key}`)) dropped++;
+        }
+      }
+    }
+    this.#dropped = dropped;
+    return dropped;
   }
 
   /** Resolves once every connected producer has acknowledged everything sent so far. */
   async settled(): Promise<void> {
-    await Promise.all(this.#loops.map((loop) => loop.settled()));
+    await Promise.all(this.#producers.map((producer) => producer?.loop.settled()));
   }
 
-  /** Stops churn and closes every producer's connections; lookupd drops them as nsqd's SIGTERM does. */
+  /**
+   * Stops churn and traffic, and closes every producer: its listeners and clients, and its lookupd
+   * connections, which lookupd drops as nsqd's SIGTERM does.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#traffic.stop();
     if (this.#churnTimer) clearInterval(this.#churnTimer);
     this.#churnTimer = undefined;
-    await Promise.all(this.#loops.map((loop) => loop.close()));
-    // So that start() has settled (rejected) by the time close() resolves.
+    const closeAll = () =>
+      Promise.all(
+        this.#producers.map((producer) =>
+          producer?.broker ? producer.broker.close() : producer?.loop.close(),
+        ),
+      );
+    // Closing ends the event streams start() waits on; then start() settles (rejected), and the
+    // producers whose listeners came up meanwhile are closed too.
+    await closeAll();
     await this.#starting?.catch(() => undefined);
+    await closeAll();
+  }
+
+  *#brokers(): Iterable<[number, Broker]> {
+    for (let i = 0; i < this.#producers.length; i++) {
+      const broker = this.#producers[i]?.broker;
+      if (broker?.state === 'running') yield [i, broker];
+    }
   }
 
   async #startProducer(index: number): Promise<void> {
     const spec = this.specs[index]!;
-    const registry = new Registry(spec.registrations);
-    const loop = new LookupLoop({
-      addresses: this.#options.addresses,
-      identity: spec.identity,
-      registry,
+    const lookup = {
       pingIntervalMs: this.#options.pingIntervalMs,
       readTimeoutMs: this.#options.readTimeoutMs,
-      log: this.#log,
-      // Simulated brokers advertise addresses nobody will dial; checking them would only flood DNS.
+      // Fleets of thousands would flood DNS (serving fakes are dialled soon enough by their users).
       checkBroadcastAddress: false,
-    });
-    this.#registries[index] = registry;
-    this.#loops[index] = loop;
+    };
+    let producer: Producer;
+    if (this.registrationOnly) {
+      const registry = new Registry(spec.registrations);
+      const loop = new LookupLoop({
+        ...lookup,
+        addresses: this.#options.addresses,
+        identity: spec.identity,
+        registry,
+        log: this.#log,
+      });
+      producer = { loop, registry };
+    } else {
+      const { tcpPortBase, httpPortBase, broadcastAddressPattern } = this.#options;
+      const { hostname, version, topologyZone, topologyRegion } = spec.identity;
+      const broker = await startBroker({
+        ...this.#options.brokerLimits,
+        tcpAddress: joinHostPort(this.#listenAddress, tcpPortBase === undefined ? 0 : tcpPortBase + index),
+        httpAddress: joinHostPort(this.#listenAddress, httpPortBase === undefined ? 0 : httpPortBase + index),
+        broadcastAddress: broadcastAddressPattern
+          ? fill(broadcastAddressPattern, index)
+          : this.#listenAddress,
+        hostname,
+        version,
+        topologyZone,
+        topologyRegion,
+        registrations: spec.registrations,
+        lookupdTcpAddresses: this.#options.addresses,
+        lookup,
+        log: this.#log,
+      });
+      producer = { loop: broker.loop, registry: broker.registry, broker };
+    }
+    this.#producers[index] = producer;
+    if (this.#closed) return;
+    const { loop } = producer;
     loop.on('error', (address, error) => {
       this.#errors++;
       this.emit('error', index, address, error);
@@ -293,7 +411,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
 
   #startChurn(): void {
     const rate = this.#options.churnPerSecond ?? 0;
-    if (!(rate > 0) || this.#closed || this.#registries.length === 0) return;
+    if (!(rate > 0) || this.#closed || this.#producers.length === 0) return;
     // Up to 100 timer ticks a second; several operations per tick above that.
     const ticksPerSecond = Math.min(rate, 100);
     let owed = 0;
@@ -304,14 +422,24 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     this.#churnTimer.unref();
   }
 
-  /** One random creation or deletion on a random producer, within a bounded name space. */
+  /**
+   * One random creation or deletion on a random producer, within a bounded name space. A serving
+   * fake's topics change as nsqd's do (its registry follows); a registration-only one's registry
+   * changes alone.
+   */
   #churnOnce(): void {
-    const registry = this.#registries[Math.floor(this.#random() * this.#registries.length)];
-    if (!registry) return;
+    const producer = this.#producers[Math.floor(this.#random() * this.#producers.length)];
+    if (!producer) return;
     const topic = `churn-topic-${Math.floor(this.#random() * 10)}`;
     const channel = `churn-channel-${Math.floor(this.#random() * 10)}`;
     const roll = this.#random();
-    if (roll < 0.4) registry.addChannel(topic, channel);
+    const { broker, registry } = producer;
+    if (broker) {
+      if (roll < 0.4) broker.getTopic(topic).getChannel(channel);
+      else if (roll < 0.5) broker.getTopic(topic);
+      else if (roll < 0.9) broker.deleteChannel(topic, channel);
+      else broker.deleteTopic(topic);
+    } else if (roll < 0.4) registry.addChannel(topic, channel);
     else if (roll < 0.5) registry.addTopic(topic);
     else if (roll < 0.9) registry.removeChannel(topic, channel);
     else registry.removeTopic(topic);
@@ -322,21 +450,11 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
 /** Creates and starts a fleet: the library form of `nsqd-lookup fake-producers`. */
 export async function startFakeProducers(options: FakeProducersOptions): Promise<FakeProducerFleet> {
   const fleet = new FakeProducerFleet(options);
-  await fleet.start();
+  try {
+    await fleet.start();
+  } catch (error) {
+    await fleet.close();
+    throw error;
+  }
   return fleet;
-}
-
-function fill(pattern: string, index: number): string {
-  return pattern.replaceAll('%d', String(index));
-}
-
-/** Each producer's identity as IDENTIFY needs it, named by its index among the specs. */
-function checkSpecs(specs: FakeProducerSpec[]): FakeProducerSpec[] {
-  if (!Array.isArray(specs)) throw new InvalidArgumentError(`specs must be a list, got ${typeof specs}`);
-  specs.forEach((spec, i) => {
-    if (spec === null || typeof spec !== 'object')
-      throw new InvalidArgumentError(`specs[${i}] must be an object, got ${String(spec)}`);
-    checkIdentity(spec.identity, `specs[${i}].identity`);
-  });
-  return specs;
 }

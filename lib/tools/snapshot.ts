@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { pack, unpack } from 'msgpackr';
 import { InvalidArgumentError, SnapshotFileError } from '../errors.js';
 import { LookupdHttpClient, type LookupdHttpClientOptions } from '../http/lookupd-http-client.js';
+import { LookupPeer } from '../peer/lookup-peer.js';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.js';
 import type { Registration } from '../registry/registry.js';
 import { describeValue } from '../util/describe-value.js';
@@ -21,6 +22,19 @@ export interface TopologySnapshot {
   source: string;
   /** Every producer lookupd listed in `/nodes`. */
   producers: SnapshotProducer[];
+  /**
+   * Topics lookupd listed in `/topics` that no producer has (lookupd keeps a name after its producers
+   * go), each with the channels it lists. Absent in files from before it was recorded.
+   */
+  unownedTopics?: SnapshotTopic[];
+}
+
+/** A topic and its channels, as lookupd lists them. */
+export interface SnapshotTopic {
+  /** The topic's name. */
+  name: string;
+  /** Every channel lookupd lists for the topic. */
+  channels: string[];
 }
 
 /** One producer of a {@link TopologySnapshot}: its IDENTIFY and its topics, as lookupd listed them. */
@@ -39,13 +53,11 @@ export interface SnapshotProducer {
   topologyZone: string;
   /** Its `--topology-region`, `""` if none. */
   topologyRegion: string;
-  /** What it registered; a capture sorts topics and channels by name. */
-  topics: Array<{
-    /** The topic's name. */
-    name: string;
-    /** Every channel lookupd lists for the topic: lookupd does not say which producer has which. */
-    channels: string[];
-  }>;
+  /**
+   * What it registered; a capture sorts topics and channels by name. Each topic has every channel
+   * lookupd lists for it: lookupd does not say which producer has which.
+   */
+  topics: SnapshotTopic[];
 }
 
 export const SNAPSHOT_FORMAT = 'nsqd-lookup/topology';
@@ -62,7 +74,8 @@ export async function captureSnapshot(
 ): Promise<TopologySnapshot> {
   const client = new LookupdHttpClient(httpAddress, options);
   const nodes = await client.nodes();
-  const topicNames = new Set(nodes.flatMap((node) => node.topics));
+  const owned = new Set(nodes.flatMap((node) => node.topics));
+  const topicNames = new Set([...owned, ...(await client.topics())]);
   const channelsByTopic = new Map<string, string[]>();
   for (const topic of topicNames) channelsByTopic.set(topic, (await client.channels(topic)).sort());
   return {
@@ -80,6 +93,10 @@ export async function captureSnapshot(
       topologyRegion: node.topology_region ?? '',
       topics: [...node.topics].sort().map((name) => ({ name, channels: channelsByTopic.get(name) ?? [] })),
     })),
+    unownedTopics: [...topicNames]
+      .filter((name) => !owned.has(name))
+      .sort()
+      .map((name) => ({ name, channels: channelsByTopic.get(name) ?? [] })),
   };
 }
 
@@ -125,13 +142,38 @@ export function decodeSnapshot(bytes: Buffer, path = '<buffer>'): TopologySnapsh
   ) {
     throw new SnapshotFileError(path, 'missing savedAt, source or producers');
   }
+  const unowned = snapshot.unownedTopics;
+  if (unowned !== undefined && !Array.isArray(unowned))
+    throw new SnapshotFileError(path, `unownedTopics is not a list: ${describeValue(unowned)}`);
   return {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
     savedAt: snapshot.savedAt,
     source: snapshot.source,
     producers: (snapshot.producers as unknown[]).map((producer, i) => validateProducer(producer, i, path)),
+    unownedTopics: ((unowned ?? []) as unknown[]).map((entry, i) =>
+      validateTopic(entry, `unownedTopics[${i}]`, (what) => {
+        throw new SnapshotFileError(path, what);
+      }),
+    ),
   };
+}
+
+/** A {@link SnapshotTopic} read from a file; `fail` reports what is wrong with it. */
+function validateTopic(entry: unknown, where: string, fail: (what: string) => never): SnapshotTopic {
+  const at = where ? `${where}: ` : '';
+  const topic = entry as { name?: unknown; channels?: unknown } | null;
+  if (!topic || typeof topic.name !== 'string' || !isValidTopicName(topic.name))
+    fail(`${at}invalid topic ${describeValue(entry)}`);
+  const name = topic!.name as string;
+  if (!Array.isArray(topic!.channels)) fail(`${at}topic ${name}: channels is not a list`);
+  const channels: string[] = [];
+  for (const channel of topic!.channels as unknown[]) {
+    if (typeof channel !== 'string' || !isValidChannelName(channel))
+      fail(`${at}topic ${name}: invalid channel ${describeValue(channel)}`);
+    channels.push(channel as string);
+  }
+  return { name, channels };
 }
 
 function validateProducer(raw: unknown, index: number, path: string): SnapshotProducer {
@@ -171,20 +213,7 @@ function validateProducer(raw: unknown, index: number, path: string): SnapshotPr
     topics: [],
   };
   if (!Array.isArray(producer.topics)) fail(`topics is not a list: ${describeValue(producer.topics)}`);
-  for (const entry of producer.topics as unknown[]) {
-    const topic = entry as { name?: unknown; channels?: unknown } | null;
-    if (!topic || typeof topic.name !== 'string' || !isValidTopicName(topic.name))
-      fail(`invalid topic ${describeValue(entry)}`);
-    const name = topic!.name as string;
-    if (!Array.isArray(topic!.channels)) fail(`topic ${name}: channels is not a list`);
-    const channels: string[] = [];
-    for (const channel of topic!.channels as unknown[]) {
-      if (typeof channel !== 'string' || !isValidChannelName(channel))
-        fail(`topic ${name}: invalid channel ${describeValue(channel)}`);
-      channels.push(channel as string);
-    }
-    result.topics.push({ name, channels });
-  }
+  for (const entry of producer.topics as unknown[]) result.topics.push(validateTopic(entry, '', fail));
   return result;
 }
 
@@ -228,4 +257,45 @@ export function snapshotToSpecs(snapshot: TopologySnapshot): FakeProducerSpec[] 
       registrations,
     };
   });
+}
+
+/** The name the short-lived producer of {@link recreateUnownedNames} gives itself. */
+export const NAME_KEEPER_HOSTNAME = 'nsqd-lookup-snapshot';
+
+/**
+ * Makes every lookupd at the TCP `addresses` list the snapshot's unowned topics and channels, as its
+ * source did: one short-lived producer per lookupd registers them and disconnects, and lookupd (as
+ * nsqlookupd does) keeps the names after their producer goes. Until it disconnects that producer is
+ * listed in lookupd's `/nodes` as {@link NAME_KEEPER_HOSTNAME}. Resolves to the names registered per
+ * lookupd; rejects with the first lookupd's failure.
+ */
+export async function recreateUnownedNames(
+  addresses: string[],
+  snapshot: TopologySnapshot,
+  { readTimeoutMs = 5000 }: { readTimeoutMs?: number } = {},
+): Promise<number> {
+  const names: Registration[] = [];
+  for (const topic of snapshot.unownedTopics ?? []) {
+    if (topic.channels.length === 0) names.push({ topic: topic.name });
+    for (const channel of topic.channels) names.push({ topic: topic.name, channel });
+  }
+  if (names.length === 0) return 0;
+  await Promise.all(
+    addresses.map(async (address) => {
+      const peer = new LookupPeer(address, { readTimeoutMs });
+      try {
+        await peer.identify({
+          broadcastAddress: '127.0.0.1',
+          hostname: NAME_KEEPER_HOSTNAME,
+          tcpPort: 1,
+          httpPort: 1,
+          version: '1.3.0',
+        });
+        await Promise.all(names.map(({ topic, channel }) => peer.register(topic, channel)));
+      } finally {
+        await peer.close();
+      }
+    }),
+  );
+  return names.length;
 }

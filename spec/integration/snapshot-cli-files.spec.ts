@@ -102,6 +102,7 @@ describe('nsqd-lookup snapshot with crafted files', () => {
           topics: [{ name: 'orders', channels: ['billing'] }],
         },
       ],
+      unowned_topics: [],
     });
   });
 });

@@ -32,6 +32,7 @@ describe('status severity: what lookupds differ in', () => {
     const fleet = await startFakeProducers({
       addresses: [address],
       specs: [{ identity: IDENTITY, registrations }],
+      registrationOnly: true,
       pingIntervalMs: 60_000,
     });
     cleanups.push(() => fleet.close());

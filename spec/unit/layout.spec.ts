@@ -50,6 +50,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   'lib/broker': ['lib/loop', 'lib/registry', 'lib/protocol', 'lib/util', 'lib/errors.ts', 'lib/diagnostics'],
   'lib/metrics.ts': ['lib/loop', 'lib/peer', 'lib/util', 'lib/errors.ts'],
   'lib/tools': [
+    'lib/broker',
     'lib/loop',
     'lib/peer',
     'lib/registry',

@@ -123,8 +123,10 @@ describe('snapshot files', () => {
       records.pack({ ...raw, producers: [{ ...raw.producers[0], extra: 1n }] }),
     ]) {
       const decoded = decodeSnapshot(bytes);
-      assert.deepEqual(decoded, snapshot());
-      assert.deepEqual(JSON.parse(JSON.stringify(decoded)), snapshot());
+      // A file from before unownedTopics was recorded reads as having none.
+      const expected = { ...snapshot(), unownedTopics: [] };
+      assert.deepEqual(decoded, expected);
+      assert.deepEqual(JSON.parse(JSON.stringify(decoded)), expected);
     }
   });
 
