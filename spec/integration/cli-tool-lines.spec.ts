@@ -63,6 +63,71 @@ describe('truthful tool lines', () => {
     assert.deepEqual([events.at(-1)!.reason, events.at(-1)!.in_sync], ['duration reached', true]);
   });
 
+  it('fake-producers with --lookupd-http-address: a registration lookupd dropped (nsqadmin\'s delete) is not "in sync", exit 1', async () => {
+    const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
+    cleanups.push(() => lookupd.close());
+    const run = spawnCli([
+      'fake-producers',
+      '--registration-only',
+      '-lookupd-tcp-address',
+      lookupd.tcpAddress,
+      '-lookupd-http-address',
+      lookupd.httpAddress,
+      '-producers',
+      '2',
+      '-topics',
+      '2',
+      '-status-interval',
+      '50ms',
+      '-json',
+    ]);
+    cleanups.push(() => run.stop());
+    await run.lines(1, (line) => line.includes('"event":"registered"'));
+    const deleted = await fetch(`http://${lookupd.httpAddress}/topic/delete?topic=topic-1`, {
+      method: 'POST',
+    });
+    assert.equal(deleted.status, 200);
+    const [status] = await run.lines(1, (line) => /"registrations_dropped":[1-9]/.test(line));
+    assert.match(status!, /"event":"status"/);
+    run.child.kill('SIGINT');
+    const { code, stdout } = await run.done;
+    assert.equal(code, 1, stdout);
+    const stopped = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.deepEqual(
+      [stopped.event, stopped.in_sync, stopped.registrations_dropped, stopped.verified],
+      ['stopped', false, 2, true],
+    );
+  });
+
+  it('fake-producers off a terminal prints progress at most once a second', async () => {
+    const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
+    cleanups.push(() => lookupd.close());
+    const started = performance.now();
+    // One producer at a time: a progress event every 100 ms for as long as start-up lasts.
+    const run = spawnCli([
+      'fake-producers',
+      '--registration-only',
+      '-lookupd-tcp-address',
+      lookupd.tcpAddress,
+      '-producers',
+      '800',
+      '-connect-concurrency',
+      '1',
+    ]);
+    cleanups.push(() => run.stop());
+    await run.lines(1, (line) => line.startsWith('registered:'));
+    const elapsedMs = performance.now() - started;
+    run.child.kill('SIGINT');
+    const { code, stdout, stderr } = await run.done;
+    assert.equal(code, 0, stdout + stderr);
+    const progress = stdout.split('\n').filter((line) => line.startsWith('connecting:'));
+    assert.ok(progress.length >= 1, stdout);
+    assert.ok(
+      progress.length <= 1 + Math.floor(elapsedMs / 1000),
+      `${progress.length} progress lines in ${Math.round(elapsedMs)} ms:\n${stdout}`,
+    );
+  });
+
   it('snapshot save -o into a missing folder fails with a clear message and creates nothing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nsqd-lookup-lines-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));

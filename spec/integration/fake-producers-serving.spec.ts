@@ -1,0 +1,186 @@
+/**
+ * Fake producers that serve: each is a small nsqd on its own 127.0.0.1 ports, advertising those, so
+ * what lookupd hands out can be dialled; what is done to a fake over its HTTP API reaches lookupd. And
+ * the registration-only mode, whose advertised addresses refuse at once.
+ */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
+import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
+import { registrationOnlyPorts } from '../../lib/tools/fake-producer-specs.js';
+import { type FakeProducerFleet, startFakeProducers } from '../../lib/tools/fake-producers.js';
+import { useCleanup } from '../support/harness.js';
+import { eventually } from '../support/wait.js';
+
+for (const target of LOOKUPD_TARGETS) {
+  describe(`fake producers against the ${target.name}`, () => {
+    const cleanup = useCleanup();
+    let lookupd: RunningLookupd;
+    let http: LookupdHttpClient;
+    beforeEach(async () => {
+      lookupd = await target.start();
+      cleanup(() => lookupd.close());
+      http = new LookupdHttpClient(lookupd.httpAddress);
+    });
+
+    const fleetOf = async (options: Partial<Parameters<typeof startFakeProducers>[0]>) => {
+      const fleet = await startFakeProducers({
+        addresses: [lookupd.tcpAddress],
+        pingIntervalMs: 60_000,
+        ...options,
+      });
+      cleanup(() => fleet.close());
+      await fleet.settled();
+      return fleet;
+    };
+
+    it('serve by default: lookupd lists 127.0.0.1 and the ports each fake listens on, which answer as nsqd', async () => {
+      const fleet = await fleetOf({ producers: 3, topics: 1, channels: 2 });
+      const nodes = await http.nodes();
+      assert.equal(nodes.length, 3);
+      for (let i = 0; i < 3; i++) {
+        const broker = fleet.broker(i)!;
+        const tcpPort = Number(broker.tcpAddress.split(':')[1]);
+        const httpPort = Number(broker.httpAddress.split(':')[1]);
+        const node = nodes.find((n) => n.http_port === httpPort);
+        assert.ok(node, `lookupd lists producer ${i} on its HTTP port ${httpPort}`);
+        assert.deepEqual(
+          [node.broadcast_address, node.tcp_port, node.hostname],
+          ['127.0.0.1', tcpPort, `fake-nsqd-${i}`],
+        );
+        const base = `http://127.0.0.1:${httpPort}`;
+        assert.equal(await (await fetch(`${base}/ping`)).text(), 'OK');
+        const info = (await (await fetch(`${base}/info`)).json()) as Record<string, unknown>;
+        assert.deepEqual(
+          [info.tcp_port, info.http_port, info.hostname],
+          [tcpPort, httpPort, `fake-nsqd-${i}`],
+        );
+        const stats = (await (await fetch(`${base}/stats?format=json&topic=topic-0`)).json()) as {
+          topics: Array<{ topic_name: string; channels: Array<{ channel_name: string }> }>;
+        };
+        assert.deepEqual(
+          stats.topics.map((t) => [t.topic_name, t.channels.map((c) => c.channel_name)]),
+          [['topic-0', ['channel-0', 'channel-1']]],
+        );
+        // Its V2 port takes connections (the broker specs cover what it says).
+        const socket = net.connect(tcpPort, '127.0.0.1');
+        cleanup(() => socket.destroy());
+        await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      }
+      assert.equal(fleet.status().serving, 3);
+    });
+
+    it("an action on a fake's HTTP API changes what it registers: the lookupd follows", async () => {
+      const fleet = await fleetOf({ producers: 2, topics: 1, channels: 1 });
+      const victim = fleet.broker(1)!;
+      const deleted = await fetch(`http://${victim.httpAddress}/topic/delete?topic=topic-0`, {
+        method: 'POST',
+      });
+      assert.equal(deleted.status, 200);
+      const created = await fetch(`http://${victim.httpAddress}/channel/create?topic=fresh&channel=c`, {
+        method: 'POST',
+      });
+      assert.equal(created.status, 404, 'the topic must exist first');
+      assert.equal(
+        (await fetch(`http://${victim.httpAddress}/topic/create?topic=fresh`, { method: 'POST' })).status,
+        200,
+      );
+      await eventually(async () => {
+        const producers = await http.lookup('topic-0').catch(() => undefined);
+        const fresh = await http.lookup('fresh').catch(() => undefined);
+        return (
+          producers?.producers.length === 1 &&
+          producers.producers[0]!.hostname === 'fake-nsqd-0' &&
+          fresh?.producers.length === 1 &&
+          fresh.producers[0]!.hostname === 'fake-nsqd-1'
+        );
+      }, 'lookupd lists topic-0 on fake 0 only and fresh on fake 1');
+      assert.deepEqual([...fleet.registry(1)!.registrations()], [{ topic: 'fresh' }]);
+      await fleet.settled();
+      const status = fleet.status();
+      assert.equal(status.registrationsAcked, status.registrationsExpected);
+    });
+
+    it('--registration-only: nothing listens, and the advertised 127.0.0.1 ports refuse at once', async () => {
+      const fleet = await fleetOf({ producers: 2, registrationOnly: true });
+      assert.equal(fleet.broker(0), undefined);
+      assert.equal(fleet.status().serving, 0);
+      const nodes = (await http.nodes()).sort((a, b) => a.tcp_port - b.tcp_port);
+      const { tcpPortBase, httpPortBase } = registrationOnlyPorts(2);
+      assert.deepEqual(
+        nodes.map((n) => [n.broadcast_address, n.tcp_port, n.http_port]),
+        [
+          ['127.0.0.1', tcpPortBase, httpPortBase],
+          ['127.0.0.1', tcpPortBase + 1, httpPortBase + 1],
+        ],
+      );
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const socket = net.connect(nodes[0]!.tcp_port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(undefined);
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
+    });
+
+    it('verify() counts acknowledged registrations a lookupd dropped on its own (nsqadmin deleting a topic)', async () => {
+      const fleet: FakeProducerFleet = await fleetOf({
+        producers: 3,
+        topics: 2,
+        channels: 1,
+        registrationOnly: true,
+        lookupdHttpAddresses: [lookupd.httpAddress],
+      });
+      assert.equal(await fleet.verify(), 0);
+      assert.equal(fleet.status().verified, true);
+      // What nsqadmin's delete does to lookupd: the topic and its channels go, the fakes are not told.
+      const deleted = await fetch(`http://${lookupd.httpAddress}/topic/delete?topic=topic-1`, {
+        method: 'POST',
+      });
+      assert.equal(deleted.status, 200);
+      assert.equal(await fleet.verify(), 3, 'topic-1/channel-0 of each of the 3 producers');
+      const status = fleet.status();
+      assert.equal(status.registrationsDropped, 3);
+      assert.equal(status.registrationsAcked, status.registrationsExpected, 'still all acknowledged');
+    });
+  });
+}
+
+describe('registration-only default ports', () => {
+  it('TCP 10000+i and HTTP 20000+i below the ephemeral range, else packed from 1024', () => {
+    assert.deepEqual(registrationOnlyPorts(10_000, 32768), { tcpPortBase: 10_000, httpPortBase: 20_000 });
+    assert.deepEqual(registrationOnlyPorts(10_001, 32768), { tcpPortBase: 1024, httpPortBase: 11_025 });
+    // A kernel whose range starts low: 5,000 producers need 20000-24999 for HTTP, above 24000.
+    assert.deepEqual(registrationOnlyPorts(5000, 24_000), { tcpPortBase: 1024, httpPortBase: 6024 });
+    assert.deepEqual(registrationOnlyPorts(3000, 24_000), { tcpPortBase: 10_000, httpPortBase: 20_000 });
+  });
+});
+
+describe('a serving fake that cannot listen', () => {
+  const cleanup = useCleanup();
+  it('fails start() with the listen error, and the fakes started before it are closed', async () => {
+    const lookupd = await LOOKUPD_TARGETS[0]!.start();
+    cleanup(() => lookupd.close());
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    cleanup(() => new Promise((resolve) => taken.close(resolve)));
+    const { port } = taken.address() as net.AddressInfo;
+    // Producer 2's TCP port is the taken one.
+    const options = {
+      addresses: [lookupd.tcpAddress],
+      producers: 3,
+      tcpPortBase: port - 2,
+      connectConcurrency: 1,
+    };
+    await assert.rejects(
+      startFakeProducers(options),
+      (error: NodeJS.ErrnoException) => error.code === 'EADDRINUSE',
+    );
+    await eventually(
+      async () => (await new LookupdHttpClient(lookupd.httpAddress).nodes()).length === 0,
+      'the two that had registered are gone',
+    );
+  });
+});
