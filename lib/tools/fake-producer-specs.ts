@@ -13,7 +13,7 @@ export interface FakeProducerSpec {
    * and these ports.
    */
   identity: IdentifyInfo;
-  /** Topics and channels it has at start-up (its {@link Registry} starts from a copy). */
+  /** Topics and channels it has at start-up (its registry starts from a copy). */
   registrations: Registration[];
 }
 
@@ -90,6 +90,14 @@ export function generateProducerSpecs(options: ProducerShape): FakeProducerSpec[
   return specs;
 }
 
+/** Where producer i's ports start: `tcpPortBase + i`, `httpPortBase + i`. */
+export interface PortBases {
+  /** Producer 0's TCP port. */
+  tcpPortBase: number;
+  /** Producer 0's HTTP port. */
+  httpPortBase: number;
+}
+
 /** Where the first port of the kernel's ephemeral range is read from (Linux). */
 const EPHEMERAL_RANGE_FILE = '/proc/sys/net/ipv4/ip_local_port_range';
 /** Linux's default first ephemeral port, used where the range cannot be read. */
@@ -105,10 +113,7 @@ const FIRST_UNPRIVILEGED = 1024;
  * producers with Linux's default range), else TCP from 1024 and HTTP right after; past that, the
  * ports run on above 1024 + 2 × count and into the range.
  */
-export function registrationOnlyPorts(
-  count: number,
-  ephemeralLow = readEphemeralLow(),
-): { tcpPortBase: number; httpPortBase: number } {
+export function registrationOnlyPorts(count: number, ephemeralLow = readEphemeralLow()): PortBases {
   if (count <= 10_000 && 20_000 + count <= ephemeralLow) return { tcpPortBase: 10_000, httpPortBase: 20_000 };
   return { tcpPortBase: FIRST_UNPRIVILEGED, httpPortBase: FIRST_UNPRIVILEGED + count };
 }

@@ -18,6 +18,7 @@ export {
 } from '../http/lookupd-http-client.js';
 export { parseDuration } from '../util/duration.js';
 export { normalizeGoFlags } from '../util/go-flags.js';
+export { type PortBases, registrationOnlyPorts } from './fake-producer-specs.js';
 export {
   FakeProducerFleet,
   type FakeProducerSpec,
@@ -25,8 +26,10 @@ export {
   type FleetEvents,
   type FleetStatus,
   generateProducerSpecs,
+  type ProducerShape,
   startFakeProducers,
 } from './fake-producers.js';
+export { type GeneratedMessage, messageBody } from './fake-traffic.js';
 export {
   Heartbeat,
   type HeartbeatEvents,
@@ -50,7 +53,10 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   loadSnapshot,
+  NAME_KEEPER_HOSTNAME,
+  recreateUnownedNames,
   type SnapshotProducer,
+  type SnapshotTopic,
   saveSnapshot,
   snapshotToSpecs,
   type TopologySnapshot,
