@@ -6,6 +6,7 @@ export type NsqErrorCode =
   | 'NSQ_ERR_CONNECT_TIMEOUT'
   | 'NSQ_ERR_CONNECTION_CLOSED'
   | 'NSQ_ERR_CONNECTION_RESET'
+  | 'NSQ_ERR_FLEET_WORKER'
   | 'NSQ_ERR_HTTP_CHECK'
   | 'NSQ_ERR_HTTP_STATUS'
   | 'NSQ_ERR_INVALID_ARGUMENT'
@@ -340,5 +341,21 @@ export class NotInFlightError extends NsqLookupError {
 
   constructor(message: string) {
     super('NSQ_ERR_NOT_IN_FLIGHT', message);
+  }
+}
+
+/**
+ * From a fake-producer fleet spread over worker processes: a worker that failed or exited
+ * (`NSQ_ERR_FLEET_WORKER`), or an error raised in a worker and forwarded with its own code and
+ * message.
+ */
+export class FleetWorkerError extends NsqLookupError {
+  constructor(
+    message: string,
+    /** The worker's process id. */
+    readonly pid: number | undefined,
+    code: ErrorCode = 'NSQ_ERR_FLEET_WORKER',
+  ) {
+    super(code, message);
   }
 }

@@ -29,7 +29,12 @@ async function main(argv: string[]): Promise<number> {
   return run(rest);
 }
 
-main(process.argv.slice(2)).then(
+// A fake-producer fleet's worker process (lib/tools/fleet-workers.ts) runs this bin too.
+const run = process.env.NSQD_LOOKUP_FLEET_WORKER
+  ? import('../tools/fleet-workers.js').then((workers) => workers.serveAsFleetWorker()).then(() => EXIT.ok)
+  : main(process.argv.slice(2));
+
+run.then(
   (code) => {
     process.exitCode = code;
   },

@@ -1,4 +1,12 @@
-import { FakeProducerFleet, type FakeProducersOptions, type FleetStatus } from '../tools/fake-producers.js';
+import { hostname } from 'node:os';
+import {
+  FakeProducerFleet,
+  type FakeProducersOptions,
+  type FleetEvents,
+  type FleetStatus,
+} from '../tools/fake-producers.js';
+import { FleetWorkers, producersPerProcess, sliceFleet } from '../tools/fleet-workers.js';
+import type { TypedEmitter } from '../util/typed-emitter.js';
 import { parseDuration } from './args.js';
 import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -37,8 +45,24 @@ export const FLAGS = {
   'read-timeout': { type: 'string' },
   'status-interval': { type: 'string' },
   seed: { type: 'string' },
+  shard: { type: 'string' },
+  'producers-per-process': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+/** The fleet surface {@link runFleet} drives: one process's fleet, or one spread over workers. */
+export type RunnableFleet = Pick<FakeProducerFleet, 'start' | 'settled' | 'status' | 'verify' | 'close'> &
+  Pick<TypedEmitter<FleetEvents>, 'on'> & { pids?(): number[] };
+
+/** `--shard K/N`: this copy is shard K (from 0) of N. */
+export function parseShard(text: string): { index: number; count: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || !(count >= 1) || !(index < count))
+    throw new UsageError(`--shard must be K/N with 0 <= K < N (say 0/4), got ${JSON.stringify(text)}`);
+  return { index, count };
+}
 
 const main: CommandMain = (argv) =>
   runCommand('fake-producers', async () => {
@@ -81,6 +105,21 @@ const main: CommandMain = (argv) =>
       readTimeoutMs: duration('read-timeout', values['read-timeout'], 5000),
       seed: values.seed === undefined ? undefined : integerFlag(values.seed, 'seed', 0),
     };
+    // A shard is a slice of the whole fleet: disjoint producer numbers (so names and ports), and an
+    // address other machines can reach.
+    const total = options.producers!;
+    let first = 0;
+    let end = total;
+    if (values.shard !== undefined) {
+      const shard = parseShard(values.shard);
+      first = Math.floor((shard.index * total) / shard.count);
+      end = Math.floor(((shard.index + 1) * total) / shard.count);
+      if (end === first)
+        throw new UsageError(`shard ${values.shard} of ${total} producers has none: give more --producers`);
+      options.broadcastAddressPattern ??= hostname();
+      if (!options.registrationOnly) options.listenAddress ??= '0.0.0.0';
+    }
+    Object.assign(options, { firstIndex: first, producers: end - first, totalProducers: total });
     const runFor = duration('duration', values.duration, 0);
     const statusEvery = duration('status-interval', values['status-interval'], 5000);
     let fleet: FakeProducerFleet;
@@ -89,14 +128,25 @@ const main: CommandMain = (argv) =>
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    return runFleet(fleet, { json: values.json === true, runFor, statusEvery });
+    const perProcess =
+      values['producers-per-process'] === undefined
+        ? producersPerProcess({
+            lookupds: addresses.length,
+            registrationOnly: options.registrationOnly === true,
+          })
+        : integerFlag(values['producers-per-process'], 'producers-per-process', 1, 1);
+    const json = values.json === true;
+    if (end - first <= perProcess) return runFleet(fleet, { json, runFor, statusEvery });
+    // More than one process may hold: each worker runs a slice, the same checks already passed here.
+    const workers = new FleetWorkers(sliceFleet(options, perProcess), { script: process.argv[1]! });
+    return runFleet(workers, { json, runFor, statusEvery });
   });
 
 export default main;
 
 /** Starts the fleet, reports progress and status, and stops on SIGINT/SIGTERM or after `runFor` ms. */
 export async function runFleet(
-  fleet: FakeProducerFleet,
+  fleet: RunnableFleet,
   {
     json,
     runFor,
@@ -170,6 +220,12 @@ export async function runFleet(
   const starting = fleet.start().then(() => fleet.settled());
   // A signal may win the race below; the start-up's own failure is then not worth reporting.
   starting.catch(() => undefined);
+  const pids = fleet.pids?.();
+  if (pids) {
+    if (json) out.write(ndjsonLine({ event: 'workers', workers: pids.length, pids }));
+    else
+      out.write(`${live ? '\r\x1b[2K' : ''}started ${pids.length} worker processes (${pids.join(', ')})\n`);
+  }
   const outcome = await Promise.race([starting.then(() => 'started' as const), stopped]).catch(
     (error: Error) => error,
   );

@@ -42,6 +42,13 @@ export interface ProducerShape {
   httpPortBase?: number;
   /** Version sent in IDENTIFY (default `1.3.0`). */
   version?: string;
+  /**
+   * The whole fleet's index of this fleet's producer 0 (default 0): a fleet spread over processes or
+   * machines (`--shard`) is many fleets, each a slice, with disjoint names and ports.
+   */
+  firstIndex?: number;
+  /** Producers in the whole fleet, all slices (default `firstIndex + producers`); sets default ports. */
+  totalProducers?: number;
 }
 
 /**
@@ -52,7 +59,9 @@ export function generateProducerSpecs(options: ProducerShape): FakeProducerSpec[
   const count = integerAtLeast('producers', options.producers, 1, 1);
   const topics = integerAtLeast('topics', options.topics, 0, 1);
   const channels = integerAtLeast('channels', options.channels, 0, 1);
-  const defaults = registrationOnlyPorts(count);
+  const first = integerAtLeast('firstIndex', options.firstIndex, 0, 0);
+  const total = integerAtLeast('totalProducers', options.totalProducers, first + count, first + count);
+  const defaults = registrationOnlyPorts(total);
   const tcpPortBase = port('tcpPortBase', options.tcpPortBase ?? defaults.tcpPortBase);
   const httpPortBase = port('httpPortBase', options.httpPortBase ?? defaults.httpPortBase);
   const broadcastAddressPattern = nonEmptyText(
@@ -61,9 +70,10 @@ export function generateProducerSpecs(options: ProducerShape): FakeProducerSpec[
   );
   const hostnamePattern = optionalText('hostnamePattern', options.hostnamePattern) ?? 'fake-nsqd-%d';
   const version = nonEmptyText('version', options.version ?? '1.3.0');
-  if (tcpPortBase + count - 1 > 65535 || httpPortBase + count - 1 > 65535) {
+  const last = first + count - 1;
+  if (tcpPortBase + last > 65535 || httpPortBase + last > 65535) {
     throw new InvalidArgumentError(
-      `${count} producers do not fit in ports from tcpPortBase ${tcpPortBase} / httpPortBase ${httpPortBase}`,
+      `${last + 1} producers do not fit in ports from tcpPortBase ${tcpPortBase} / httpPortBase ${httpPortBase}`,
     );
   }
   const registrations: Registration[] = [];
@@ -74,7 +84,7 @@ export function generateProducerSpecs(options: ProducerShape): FakeProducerSpec[
       registrations.push({ topic, channel: fill(options.channelPattern ?? 'channel-%d', c) });
   }
   const specs: FakeProducerSpec[] = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = first; i <= last; i++) {
     specs.push({
       identity: {
         broadcastAddress: fill(broadcastAddressPattern, i),

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { type Broker, startBroker } from '../broker/broker.js';
 import type { BrokerLimits } from '../broker/context.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
@@ -33,8 +34,8 @@ export interface FakeProducersOptions extends ProducerShape {
    */
   registrationOnly?: boolean;
   /**
-   * Where serving fakes listen (default `127.0.0.1`); they advertise it unless
-   * `broadcastAddressPattern` says otherwise. Ports are `tcpPortBase + i` and `httpPortBase + i`
+   * Where serving fakes listen (default `127.0.0.1`); they advertise it (the host name for `0.0.0.0`
+   * or `::`) unless `broadcastAddressPattern` says otherwise. Ports are `tcpPortBase + i` and `httpPortBase + i`
    * when given, else chosen by the OS.
    */
   listenAddress?: string;
@@ -103,7 +104,10 @@ export type FleetEvents = {
   [event: string]: unknown[];
   /** During start-up, at most every 100 ms and once all producers have started. */
   progress: [status: FleetStatus];
-  /** A failure on one producer's peer (the loop retries on its own). */
+  /**
+   * A failure on one producer's peer (the loop retries on its own). `producer` is its index in the
+   * whole fleet: `firstIndex` plus its index here.
+   */
   error: [producer: number, address: string, error: Error];
 };
 
@@ -126,6 +130,8 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   readonly specs: FakeProducerSpec[];
   /** Whether the fakes only register (see {@link FakeProducersOptions.registrationOnly}). */
   readonly registrationOnly: boolean;
+  /** The whole fleet's index of producer 0 (see {@link ProducerShape.firstIndex}). */
+  readonly firstIndex: number;
   readonly #options: FakeProducersOptions;
   readonly #producers: Producer[] = [];
   readonly #log: LogFn;
@@ -155,6 +161,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     positiveNumber('pingIntervalMs', options.pingIntervalMs, 15_000);
     positiveNumber('readTimeoutMs', options.readTimeoutMs, 1000);
     this.registrationOnly = options.registrationOnly === true;
+    this.firstIndex = integerAtLeast('firstIndex', options.firstIndex, 0, 0);
     this.#listenAddress = nonEmptyText('listenAddress', options.listenAddress ?? '127.0.0.1');
     const rate = integerAtLeast('messageRate', options.messageRate, 0, 0);
     const size = integerAtLeast('messageSize', options.messageSize, 0, 0);
@@ -345,7 +352,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
   *#brokers(): Iterable<[number, Broker]> {
     for (let i = 0; i < this.#producers.length; i++) {
       const broker = this.#producers[i]?.broker;
-      if (broker?.state === 'running') yield [i, broker];
+      if (broker?.state === 'running') yield [this.firstIndex + i, broker];
     }
   }
 
@@ -370,6 +377,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       producer = { loop, registry };
     } else {
       const { tcpPortBase, httpPortBase, broadcastAddressPattern } = this.#options;
+      const global = this.firstIndex + index;
       const { hostname, version, topologyZone, topologyRegion } = spec.identity;
       const broker = await startBroker({
         ...this.#options.brokerLimits,
@@ -394,7 +402,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     const { loop } = producer;
     loop.on('error', (address, error) => {
       this.#errors++;
-      this.emit('error', index, address, error);
+      this.emit('error', this.firstIndex + index, address, error);
     });
     // A first outcome per lookupd: connected, a failed attempt (the loop keeps retrying) or a stop; or
     // close(), which ends the stream.
@@ -445,6 +453,11 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
     else registry.removeTopic(topic);
     this.#churnOperations++;
   }
+}
+
+/** What a fake listening on `address` advertises: the address, or the host name for a wildcard. */
+function advertisedFor(address: string): string {
+  return address === '0.0.0.0' || address === '::' ? hostname() : address;
 }
 
 /** Creates and starts a fleet: the library form of `nsqd-lookup fake-producers`. */

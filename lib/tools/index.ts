@@ -4,6 +4,7 @@
  */
 export {
   ClosedError,
+  FleetWorkerError,
   HttpCheckError,
   LookupdHttpBodyTooLargeError,
   LookupdHttpError,
@@ -30,6 +31,15 @@ export {
   startFakeProducers,
 } from './fake-producers.js';
 export { type GeneratedMessage, messageBody } from './fake-traffic.js';
+export {
+  FLEET_WORKER_ENV,
+  FleetWorkers,
+  openFilesLimit,
+  producersPerProcess,
+  serveAsFleetWorker,
+  sliceFleet,
+  type WorkerFleetOptions,
+} from './fleet-workers.js';
 export {
   Heartbeat,
   type HeartbeatEvents,

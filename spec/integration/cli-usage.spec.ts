@@ -40,7 +40,7 @@ describe('the command line of every command', () => {
         assert.ok(text, `${command} --help does not list --${flag}`);
         assert.match(text, /\(default[ :]/, `${command} --${flag} has no default: ${text}`);
         if (spec.type === 'string') {
-          assert.match(text, new RegExp(`--${flag} [A-Z:]+ `), `${command} --${flag} names no value`);
+          assert.match(text, new RegExp(`--${flag} [A-Z:/]+ `), `${command} --${flag} names no value`);
         }
       }
       assert.ok(entry(help, 'version'), `${command} --help lists no --version`);
