@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { NSQADMIN_BIN, startRealNsqadmin } from '../../harness/oracle.js';
 import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
-import { type Broker, startBroker } from '../../lib/broker/index.js';
+import type { Broker } from '../../lib/broker/index.js';
+import { startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { joinHostPort, splitHostPort } from '../../lib/util/address.js';
 import { useCleanup, useLeakChecks } from '../support/harness.js';
 import { getJson, httpCall } from '../support/http.js';
@@ -23,28 +24,10 @@ async function startFakes(
   lookupd: RunningLookupd,
   count: number,
 ): Promise<{ brokers: Broker[]; close(): Promise<void> }> {
-  const started = await Promise.allSettled(
-    Array.from({ length: count }, (_, i) =>
-      startBroker({
-        tcpAddress: '127.0.0.1:0',
-        httpAddress: '127.0.0.1:0',
-        broadcastAddress: '127.0.0.1',
-        hostname: `fake-nsqd-${i}`,
-        lookupdTcpAddresses: [lookupd.tcpAddress],
-      }),
-    ),
-  );
-  const brokers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const close = async () => {
-    await Promise.all(brokers.map((broker) => broker.close()));
-  };
-  const failed = started.find((result) => result.status === 'rejected');
-  if (failed) {
-    await close();
-    throw failed.reason;
-  }
-  for (const broker of brokers) broker.getTopic(TOPIC).getChannel(CHANNEL);
-  return { brokers, close };
+  // topic-0 / channel-0 are the fleet's defaults.
+  const fleet = await startFakeProducers({ addresses: [lookupd.tcpAddress], producers: count });
+  const brokers = Array.from({ length: count }, (_, i) => fleet.broker(i)!);
+  return { brokers, close: () => fleet.close() };
 }
 
 /** How nsqadmin names a node: the producer's HTTP address as lookupd announces it. */
