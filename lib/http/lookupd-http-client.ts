@@ -103,8 +103,10 @@ export class LookupdHttpClient {
 
   /** `GET /ping`: true when lookupd answers 200 `OK`. */
   async ping(): Promise<boolean> {
-    const response = await this.#get('/ping');
-    return response.status === 200 && (await this.#body('/ping', response)) === 'OK';
+    return this.#request(
+      '/ping',
+      async (response) => response.status === 200 && (await this.#body('/ping', response)) === 'OK',
+    );
   }
 
   /**
@@ -134,9 +136,13 @@ export class LookupdHttpClient {
     producers: LookupProducer[];
   } | null> {
     const path = `/lookup?topic=${encodeURIComponent(topic)}`;
-    const response = await this.#get(path);
-    if (response.status === 404) return null;
-    return this.#parse(path, response);
+    return this.#request(path, async (response) => {
+      if (response.status === 404) {
+        await response.body?.cancel().catch(() => undefined);
+        return null;
+      }
+      return this.#parse(path, response);
+    });
   }
 
   /** `GET /debug`: every registration key (`topic:t:`, `channel:t:c`, `client::`) with its producers. */
@@ -145,7 +151,7 @@ export class LookupdHttpClient {
   }
 
   async #json<T>(path: string): Promise<T> {
-    return this.#parse<T>(path, await this.#get(path));
+    return this.#request(path, (response) => this.#parse<T>(path, response));
   }
 
   async #parse<T>(path: string, response: Response): Promise<T> {
@@ -160,15 +166,30 @@ export class LookupdHttpClient {
     }
   }
 
-  async #get(path: string): Promise<Response> {
+  /**
+   * GETs `path` and reads the answer with `read`, both within `timeoutMs`. The timer is cleared as soon
+   * as the answer is read, so no request leaves one behind.
+   */
+  async #request<T>(path: string, read: (response: Response) => Promise<T>): Promise<T> {
     const url = this.#url(path);
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('timeout', 'TimeoutError')),
+      this.timeoutMs,
+    );
     try {
-      return await fetch(url, {
-        headers: { accept: 'application/vnd.nsq; version=1.0' },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (cause) {
-      throw new LookupdHttpError(url, undefined, fetchFailure(cause, this.timeoutMs), { cause });
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          headers: { accept: 'application/vnd.nsq; version=1.0' },
+          signal: controller.signal,
+        });
+      } catch (cause) {
+        throw new LookupdHttpError(url, undefined, fetchFailure(cause, this.timeoutMs), { cause });
+      }
+      return await read(response);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
