@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { ClosedError } from '../errors.js';
+import { createSecureContext } from 'node:tls';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupLoop, type LookupLoopOptions } from '../loop/lookup-loop.js';
 import { type Registration, Registry } from '../registry/registry.js';
 import { joinHostPort, splitHostPort } from '../util/address.js';
@@ -14,6 +15,7 @@ import { ClientV2 } from './client.js';
 import { type BrokerHttpContext, type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';
 import { createHttpHandler } from './http.js';
 import { Topic } from './topic.js';
+import type { TlsSettings } from './transport.js';
 
 /** How {@link startBroker} starts a broker; every limit of {@link BrokerLimits} left out is nsqd's default. */
 export interface BrokerOptions extends Partial<BrokerLimits> {
@@ -42,6 +44,62 @@ export interface BrokerOptions extends Partial<BrokerLimits> {
   dataPath?: string;
   /** Replaces the `debug` logger (`nsqd-lookup:broker`). */
   log?: LogFn;
+  /** TLS that IDENTIFY may negotiate, as nsqd's --tls-* flags (default: none, `tls_v1` answers false). */
+  tls?: BrokerTlsOptions;
+}
+
+/** nsqd's --tls-* flags, with the PEM contents instead of file names. */
+export interface BrokerTlsOptions {
+  /** PEM certificate (chain), nsqd's --tls-cert. */
+  cert: string | Buffer;
+  /** PEM private key, nsqd's --tls-key. */
+  key: string | Buffer;
+  /** PEM CA certificates that client certificates are checked against, nsqd's --tls-root-ca-file. */
+  rootCa?: string | Buffer;
+  /** nsqd's --tls-client-auth-policy: `require` a client certificate, or `require-verify` it against `rootCa`. */
+  clientAuthPolicy?: 'require' | 'require-verify';
+  /** nsqd's --tls-min-version (default `tls1.2`, OpenSSL 3's floor; nsqd's is tls1.0). */
+  minVersion?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3';
+  /**
+   * nsqd's --tls-required: no command but IDENTIFY before the client upgrades to TLS (default: true
+   * when a client auth policy is set, as nsqd). The HTTP API stays plain text (there is no HTTPS
+   * listener).
+   */
+  required?: boolean;
+}
+
+const TLS_VERSIONS = {
+  'tls1.0': 'TLSv1',
+  'tls1.1': 'TLSv1.1',
+  'tls1.2': 'TLSv1.2',
+  'tls1.3': 'TLSv1.3',
+} as const;
+
+/** The settings connections use, from the options (a bad certificate or key throws here). */
+function tlsSettings(options: BrokerTlsOptions | undefined): TlsSettings | undefined {
+  if (!options) return undefined;
+  const minVersion = options.minVersion ?? 'tls1.2';
+  if (!(minVersion in TLS_VERSIONS))
+    throw new InvalidArgumentError(
+      `tls minVersion must be tls1.0, tls1.1, tls1.2 or tls1.3, got ${String(minVersion)}`,
+    );
+  if (options.clientAuthPolicy === 'require-verify' && !options.rootCa)
+    throw new InvalidArgumentError('tls clientAuthPolicy require-verify needs a rootCa to verify against');
+  return {
+    secureContext: createSecureContext({
+      cert: options.cert,
+      key: options.key,
+      ca: options.rootCa,
+      minVersion: TLS_VERSIONS[minVersion],
+    }),
+    clientAuthPolicy: options.clientAuthPolicy,
+    rootCas: splitPem(options.rootCa).map((pem) => new X509Certificate(pem)),
+  };
+}
+
+/** Each certificate of a PEM bundle. */
+function splitPem(bundle: string | Buffer | undefined): string[] {
+  return String(bundle ?? '').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
 const REGISTRY_FILE = 'registry.msgpack';
@@ -62,6 +120,10 @@ export class Broker implements BrokerHttpContext {
   readonly broadcastAddress: string;
   /** Reported to lookupd and in /info. */
   readonly hostname: string;
+  /** TLS as IDENTIFY negotiates it; none without the `tls` option. */
+  readonly tls: TlsSettings | undefined;
+  /** Whether clients must upgrade to TLS before any command but IDENTIFY. */
+  readonly tlsRequired: boolean;
   /** When the broker was created, epoch seconds (nsqd's start_time). */
   readonly startTime = Math.floor(Date.now() / 1000);
   readonly #topics = new Map<string, Topic>();
@@ -85,6 +147,9 @@ export class Broker implements BrokerHttpContext {
   /** @internal use {@link startBroker} */
   constructor(options: BrokerOptions, registry: Registry) {
     this.options = limitsFrom(options);
+    this.tls = tlsSettings(options.tls);
+    this.tlsRequired =
+      this.tls !== undefined && (options.tls?.required ?? options.tls?.clientAuthPolicy !== undefined);
     this.log = options.log ?? debugLog;
     this.registry = registry;
     this.broadcastAddress = options.broadcastAddress ?? '127.0.0.1';
@@ -234,7 +299,7 @@ export class Broker implements BrokerHttpContext {
       max_heartbeat_interval: this.options.maxHeartbeatIntervalMs * 1e6,
       max_output_buffer_size: this.options.maxOutputBufferSize,
       max_output_buffer_timeout: this.options.maxOutputBufferTimeoutMs * 1e6,
-      max_deflate_level: 6,
+      max_deflate_level: this.options.maxDeflateLevel,
     };
   }
 

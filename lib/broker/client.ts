@@ -7,6 +7,7 @@ import {
   type CommandResult,
   execCommand,
   type IdentifyData,
+  type Upgrade,
 } from './commands.js';
 import type { BrokerContext } from './context.js';
 import {
@@ -15,9 +16,11 @@ import {
   encodeMessageFrame,
   HEARTBEAT_FRAME,
   type Message,
+  OK_FRAME,
   type Token,
   V2Error,
 } from './protocol-v2.js';
+import { Transport } from './transport.js';
 
 /** nsqd's numeric client states, as /stats reports them. */
 const STATS_STATE: Record<ClientState, number> = { init: 0, subscribed: 3, closing: 4, closed: 1 };
@@ -51,14 +54,16 @@ export class ClientV2 implements Consumer, CommandClient {
   channel: Channel | undefined;
   /** Resolves once the socket is closed and the client has left its channel. */
   readonly closed: Promise<void>;
-  readonly #socket: Socket;
+  readonly #transport: Transport;
   readonly #broker: BrokerContext;
+  #upgrade: Upgrade | undefined;
+  /** While TLS is negotiated: frames (heartbeats) wait here instead of reaching the handshake. */
+  #held: Buffer[] | undefined;
   readonly #reader: CommandReader;
   #awaitingBody: ((body: Buffer) => Buffer | undefined) | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
-  #corked = false;
   #state: ClientState = 'init';
   #resolveClosed!: () => void;
 
@@ -67,7 +72,6 @@ export class ClientV2 implements Consumer, CommandClient {
     socket: Socket,
     broker: BrokerContext,
   ) {
-    this.#socket = socket;
     this.#broker = broker;
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.clientId = socket.remoteAddress ?? '';
@@ -79,8 +83,11 @@ export class ClientV2 implements Consumer, CommandClient {
       this.#resolveClosed = resolve;
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk) => this.#onData(chunk));
-    socket.on('drain', () => this.channel?.pump());
+    this.#transport = new Transport(socket, {
+      data: (chunk) => this.#onData(chunk),
+      drain: () => this.channel?.pump(),
+      error: (error) => this.#fail(error),
+    });
     socket.on('error', (error) => this.#broker.log('client %s: %s', this.remoteAddress, error.message));
     socket.on('close', () => this.#onClose());
     this.#restartHeartbeat();
@@ -94,7 +101,7 @@ export class ClientV2 implements Consumer, CommandClient {
     return (
       this.state === 'subscribed' &&
       this.readyCount > this.inFlightCount &&
-      !this.#socket.writableNeedDrain &&
+      !this.#transport.needDrain &&
       !this.channel?.paused
     );
   }
@@ -184,6 +191,14 @@ export class ClientV2 implements Consumer, CommandClient {
     this.#restartHeartbeat();
   }
 
+  get tlsActive(): boolean {
+    return this.#transport.tls !== undefined;
+  }
+
+  upgradeAfterAnswer(upgrade: Upgrade): void {
+    this.#upgrade = upgrade;
+  }
+
   countPublished(topic: string, count: number): void {
     this.pubCounts.set(topic, (this.pubCounts.get(topic) ?? 0) + count);
   }
@@ -209,15 +224,15 @@ export class ClientV2 implements Consumer, CommandClient {
       requeue_count: this.requeueCount,
       connect_ts: this.connectTime,
       sample_rate: this.sampleRate,
-      deflate: false,
-      snappy: false,
+      deflate: this.#transport.deflate,
+      snappy: this.#transport.snappy,
       user_agent: this.userAgent,
       ...(this.pubCounts.size > 0 && {
         pub_counts: [...this.pubCounts].map(([topic, count]) => ({ topic, count })),
       }),
-      tls: false,
-      tls_cipher_suite: '',
-      tls_version: '',
+      tls: this.#transport.tls !== undefined,
+      tls_cipher_suite: this.#transport.tls?.cipher ?? '',
+      tls_version: this.#transport.tls?.version ?? '',
       tls_negotiated_protocol: '',
       tls_negotiated_protocol_is_mutual: false,
     };
@@ -249,6 +264,7 @@ export class ClientV2 implements Consumer, CommandClient {
       }
       if (Buffer.isBuffer(result)) {
         this.#write(result);
+        if (this.#upgrade) this.#startUpgrade(this.#upgrade);
       } else if (result) {
         this.#reader.expectBody(result.body);
         this.#awaitingBody = result.onBody;
@@ -258,6 +274,33 @@ export class ClientV2 implements Consumer, CommandClient {
       this.#broker.log('client %s: %s', this.remoteAddress, error.message);
       this.#write(encodeErrorFrame(error));
     }
+  }
+
+  /** nsqd's order after IDENTIFY's answer: TLS, then snappy or deflate, each acknowledged with `OK`. */
+  #startUpgrade(upgrade: Upgrade): void {
+    this.#upgrade = undefined;
+    const compress = () => {
+      if (upgrade.snappy) {
+        this.#transport.startSnappy();
+        this.#write(OK_FRAME);
+      } else if (upgrade.deflateLevel !== undefined) {
+        this.#transport.startDeflate(upgrade.deflateLevel);
+        this.#write(OK_FRAME);
+      }
+    };
+    if (!upgrade.tls) {
+      compress();
+      return;
+    }
+    this.#held = [];
+    this.#transport.startTls(this.#broker.tls!, () => {
+      const held = this.#held ?? [];
+      this.#held = undefined;
+      this.#broker.log('client %s: upgraded to TLS (%s)', this.remoteAddress, this.#transport.tls?.version);
+      this.#write(OK_FRAME);
+      compress();
+      for (const frame of held) this.#write(frame);
+    });
   }
 
   /** Sends a fatal error (if it is one of ours), then hangs up as nsqd does. */
@@ -274,23 +317,17 @@ export class ClientV2 implements Consumer, CommandClient {
 
   /** Ends our side after what is queued; cuts the connection if the peer does not close its side soon. */
   #hangUp(): void {
-    this.#socket.end();
-    this.#lingerTimer ??= setTimeout(() => this.#socket.destroy(), LINGER_MS);
+    this.#transport.end();
+    this.#lingerTimer ??= setTimeout(() => this.#transport.destroy(), LINGER_MS);
     this.#lingerTimer.unref();
   }
 
   #write(frame: Buffer): void {
-    if (this.#socket.destroyed || !this.#socket.writable) return;
-    // Frames written in one tick go out together, as nsqd's buffered writer flushes them.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
+    if (this.#held) {
+      this.#held.push(frame);
+      return;
     }
-    this.#socket.write(frame);
+    this.#transport.write(frame);
   }
 
   #restartHeartbeat(): void {

@@ -45,14 +45,26 @@ export interface CommandClient {
   readonly sampleRate: number;
   readonly outputBufferSize: number;
   readonly outputBufferTimeoutMs: number;
+  /** Whether the connection has been upgraded to TLS. */
+  readonly tlsActive: boolean;
   /** Applies IDENTIFY's settings; throws with nsqd's wording on a bad value. */
   identify(data: IdentifyData): void;
+  /** What IDENTIFY negotiated: done, in nsqd's order, right after its answer is written. */
+  upgradeAfterAnswer(upgrade: Upgrade): void;
   subscribe(channel: Channel): void;
   setReadyCount(count: number): void;
   finishedMessage(): void;
   requeuedMessage(): void;
   startClose(): void;
   countPublished(topic: string, count: number): void;
+}
+
+/** The upgrades IDENTIFY negotiated: TLS first, then one compression; each answered `OK` once done. */
+export interface Upgrade {
+  tls: boolean;
+  snappy: boolean;
+  /** The deflate level, when deflate was negotiated. */
+  deflateLevel: number | undefined;
 }
 
 /** A response frame, nothing, or the body the command still needs and what to do with it. */
@@ -64,6 +76,9 @@ export type CommandResult =
 /** Runs one command line, as nsqd's protocolV2.Exec; errors are thrown as {@link V2Error}. */
 export function execCommand(client: CommandClient, broker: BrokerContext, params: string[]): CommandResult {
   const name = params[0] ?? '';
+  // nsqd's enforceTLSPolicy: only IDENTIFY (which can upgrade) before TLS, when TLS is required.
+  if (name !== 'IDENTIFY' && broker.tlsRequired && !client.tlsActive)
+    throw new V2Error('E_INVALID', `cannot ${name} in current state (TLS required)`);
   switch (name) {
     case 'IDENTIFY':
       return identify(client, broker);
@@ -107,22 +122,33 @@ function identify(client: CommandClient, broker: BrokerContext): CommandResult {
       }
       if (data.feature_negotiation !== true) return OK_FRAME;
       const { options } = broker;
-      // Field order and meaning as nsqd's answer. TLS, compression and auth are not offered.
+      const tls = broker.tls !== undefined && data.tls_v1 === true;
+      const deflate = options.deflate && data.deflate === true;
+      const deflateLevel = Math.min(
+        deflate && (data.deflate_level ?? 0) > 0 ? data.deflate_level! : 6,
+        options.maxDeflateLevel,
+      );
+      const snappy = options.snappy && data.snappy === true;
+      if (deflate && snappy)
+        throw new V2Error('E_IDENTIFY_FAILED', 'cannot enable both deflate and snappy compression');
+      // Field order and meaning as nsqd's answer. Auth is not offered.
       const answer = {
         max_rdy_count: options.maxRdyCount,
         version: options.version,
         max_msg_timeout: options.maxMsgTimeoutMs,
         msg_timeout: client.msgTimeoutMs,
-        tls_v1: false,
-        deflate: false,
-        deflate_level: 6,
-        max_deflate_level: 6,
-        snappy: false,
+        tls_v1: tls,
+        deflate,
+        deflate_level: deflateLevel,
+        max_deflate_level: options.maxDeflateLevel,
+        snappy,
         sample_rate: client.sampleRate,
         auth_required: false,
         output_buffer_size: client.outputBufferSize,
         output_buffer_timeout: client.outputBufferTimeoutMs,
       };
+      if (tls || deflate || snappy)
+        client.upgradeAfterAnswer({ tls, snappy, deflateLevel: deflate ? deflateLevel : undefined });
       return encodeFrame(FrameType.RESPONSE, Buffer.from(JSON.stringify(answer)));
     },
   };

@@ -1,5 +1,6 @@
 import type { LogFn } from '../util/debug.js';
 import type { Topic } from './topic.js';
+import type { TlsSettings } from './transport.js';
 
 /** The broker's limits and defaults, nsqd's flags in milliseconds and bytes. */
 export interface BrokerLimits {
@@ -27,6 +28,12 @@ export interface BrokerLimits {
   maxOutputBufferTimeoutMs: number;
   /** Messages kept per topic or channel before publishing fails, nsqd's --mem-queue-size (10000). */
   memQueueSize: number;
+  /** Whether IDENTIFY may negotiate deflate, nsqd's --deflate (true). */
+  deflate: boolean;
+  /** Highest deflate level a client may ask for, nsqd's --max-deflate-level (6). */
+  maxDeflateLevel: number;
+  /** Whether IDENTIFY may negotiate snappy, nsqd's --snappy (true). */
+  snappy: boolean;
   /** Longest command line, in bytes (16384, nsqd's read buffer). */
   maxLineBytes: number;
   /** Version reported by IDENTIFY, /info, /stats and to lookupd ("1.3.0", the protocol this speaks). */
@@ -47,6 +54,9 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   minOutputBufferTimeoutMs: 25,
   maxOutputBufferTimeoutMs: 30_000,
   memQueueSize: 10_000,
+  deflate: true,
+  maxDeflateLevel: 6,
+  snappy: true,
   maxLineBytes: 16 * 1024,
   version: '1.3.0',
 };
@@ -59,6 +69,10 @@ export interface BrokerContext {
   readonly log: LogFn;
   /** The topic, created (and registered with lookupd) if needed: nsqd's GetTopic. */
   getTopic(name: string): Topic;
+  /** TLS as IDENTIFY may negotiate it (nsqd's --tls-cert and --tls-key); none without them. */
+  readonly tls: TlsSettings | undefined;
+  /** nsqd's --tls-required: a client must upgrade to TLS in IDENTIFY before any other command. */
+  readonly tlsRequired: boolean;
 }
 
 /** Which part of `/stats` to report: nsqd's `topic`, `channel` and `include_clients` parameters. */

@@ -213,7 +213,8 @@ export class SnappyUnframer {
       }
       if (type === CHUNK_COMPRESSED || type === CHUNK_UNCOMPRESSED) {
         if (length < 4) throw bad('short chunk');
-        const data = type === CHUNK_COMPRESSED ? decompressBlock(body.subarray(4)) : Buffer.from(body.subarray(4));
+        const data =
+          type === CHUNK_COMPRESSED ? decompressBlock(body.subarray(4)) : Buffer.from(body.subarray(4));
         if (data.length > MAX_BLOCK) throw bad('chunk over 64 KiB');
         if (maskedCrc(data) !== body.readUInt32LE(0)) throw bad('checksum');
         out.push(data);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { type Broker, startBroker } from '../broker/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type Lookupd, startLookupd } from '../lookupd/index.js';
@@ -23,6 +24,15 @@ export const FLAGS = {
   'mem-queue-size': { type: 'string' },
   'max-msg-size': { type: 'string' },
   'max-body-size': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-root-ca-file': { type: 'string' },
+  'tls-client-auth-policy': { type: 'string' },
+  'tls-min-version': { type: 'string' },
+  'tls-required': { type: 'string' },
+  deflate: { type: 'string' },
+  'max-deflate-level': { type: 'string' },
+  snappy: { type: 'string' },
 } as const;
 
 /** What `nsqd-lookup broker` was asked to run; undefined numbers and paths keep the broker's defaults. */
@@ -37,6 +47,28 @@ export interface BrokerCommandLine {
   memQueueSize: number | undefined;
   maxMsgSize: number | undefined;
   maxBodySize: number | undefined;
+  /** The --tls-* flags, files still unread; undefined without --tls-cert and --tls-key. */
+  tls:
+    | {
+        certFile: string;
+        keyFile: string;
+        rootCaFile: string | undefined;
+        clientAuthPolicy: 'require' | 'require-verify' | undefined;
+        minVersion: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3' | undefined;
+        required: boolean | undefined;
+      }
+    | undefined;
+  deflate: boolean | undefined;
+  maxDeflateLevel: number | undefined;
+  snappy: boolean | undefined;
+}
+
+/** A Go-style boolean flag's value (`--snappy=false`), or undefined when absent. */
+function booleanValue(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (/^(true|1)$/i.test(value)) return true;
+  if (/^(false|0)$/i.test(value)) return false;
+  throw new UsageError(`--${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 /**
@@ -80,6 +112,57 @@ export function parseBrokerFlags(argv: string[]): BrokerCommandLine | { show: 'h
     memQueueSize: positive('mem-queue-size'),
     maxMsgSize: positive('max-msg-size'),
     maxBodySize: positive('max-body-size'),
+    tls: tlsFlags(values),
+    deflate: booleanValue('deflate', values.deflate),
+    maxDeflateLevel: deflateLevel(values['max-deflate-level']),
+    snappy: booleanValue('snappy', values.snappy),
+  };
+}
+
+function deflateLevel(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]$/.test(value))
+    throw new UsageError(`--max-deflate-level must be 1 to 9, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function tlsFlags(values: Record<string, string | string[] | boolean | undefined>): BrokerCommandLine['tls'] {
+  const get = (name: string) => values[name] as string | undefined;
+  const certFile = get('tls-cert');
+  const keyFile = get('tls-key');
+  const policy = get('tls-client-auth-policy');
+  const minVersion = get('tls-min-version');
+  const requiredText = get('tls-required');
+  if (requiredText === 'tcp-https')
+    throw new UsageError(
+      '--tls-required=tcp-https needs an HTTPS listener, which the broker does not have (use true or false)',
+    );
+  const required = booleanValue('tls-required', requiredText);
+  if (policy !== undefined && policy !== 'require' && policy !== 'require-verify')
+    throw new UsageError(
+      `--tls-client-auth-policy must be require or require-verify, got ${JSON.stringify(policy)}`,
+    );
+  if (minVersion !== undefined && !['tls1.0', 'tls1.1', 'tls1.2', 'tls1.3'].includes(minVersion))
+    throw new UsageError(
+      `--tls-min-version must be tls1.0, tls1.1, tls1.2 or tls1.3, got ${JSON.stringify(minVersion)}`,
+    );
+  if (!certFile || !keyFile) {
+    const given = ['tls-root-ca-file', 'tls-client-auth-policy', 'tls-min-version'].find(
+      (n) => get(n) !== undefined,
+    );
+    if (certFile || keyFile || given || required)
+      throw new UsageError(
+        'TLS needs both --tls-cert and --tls-key (as nsqd: cannot require TLS without them)',
+      );
+    return undefined;
+  }
+  return {
+    certFile,
+    keyFile,
+    rootCaFile: get('tls-root-ca-file'),
+    clientAuthPolicy: policy as 'require' | 'require-verify' | undefined,
+    minVersion: minVersion as 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3' | undefined,
+    required,
   };
 }
 
@@ -114,6 +197,17 @@ async function runBroker(config: BrokerCommandLine): Promise<number> {
       memQueueSize: config.memQueueSize,
       maxMsgSize: config.maxMsgSize,
       maxBodySize: config.maxBodySize,
+      deflate: config.deflate,
+      maxDeflateLevel: config.maxDeflateLevel,
+      snappy: config.snappy,
+      tls: config.tls && {
+        cert: await readFile(config.tls.certFile),
+        key: await readFile(config.tls.keyFile),
+        rootCa: config.tls.rootCaFile === undefined ? undefined : await readFile(config.tls.rootCaFile),
+        clientAuthPolicy: config.tls.clientAuthPolicy,
+        minVersion: config.tls.minVersion,
+        required: config.tls.required,
+      },
     });
   } catch (error) {
     await embedded?.close();
