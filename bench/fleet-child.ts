@@ -15,6 +15,8 @@ delay.enable();
 const started = performance.now();
 const fleet = await startFakeProducers({
   addresses: [address!],
+  // The listener-less fakes this group has always measured (bench/fleet-serving.ts has the serving ones).
+  registrationOnly: true,
   producers,
   topics: 5,
   channels: 2,
