@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,codec,stalled,lookupd,lookupd-debug`
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,fleet-command,codec,stalled,lookupd,lookupd-debug`
  * a subset. `outage` (a 60 s outage per target, 20 s with `--quick`) runs only when named in `--only`.
  * Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
  */
@@ -24,6 +24,7 @@ import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister } from '../lib/protocol/encoder.js';
 import { Registry } from '../lib/registry/registry.js';
+import { benchFleetCommand } from './fleet-command.js';
 import { benchFleetServing } from './fleet-serving.js';
 import { benchDebugPing, benchLookupd } from './lookupd.js';
 import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
@@ -623,6 +624,7 @@ async function main(): Promise<void> {
       ['fleet', () => benchFleet(target, 1000, QUICK ? 1 : 3)],
       ['fleet', () => benchFleet(target, 10_000, QUICK ? 1 : 2)],
       ['fleet-serving', async () => void rows.push(...(await benchFleetServing(target, QUICK ? 1 : 3)))],
+      ['fleet-command', async () => void rows.push(...(await benchFleetCommand(target, QUICK ? 1 : 2)))],
     ];
     for (const [name, run] of groups) {
       if (!wanted(name)) continue;
