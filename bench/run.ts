@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,fleet-command,codec,stalled,lookupd,lookupd-debug`
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,fleet-command,codec,stalled,lookupd,lookupd-debug,broker-throughput,broker-stats`
  * a subset. `outage` (a 60 s outage per target, 20 s with `--quick`) runs only when named in `--only`.
- * Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set.
+ * Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set; the broker
+ * groups against `nsqd-lookup broker`, and the real nsqd too when NSQD_BIN is set.
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +25,7 @@ import { DEFAULT_MAX_BODY_BYTES, MAGIC_V1 } from '../lib/protocol/constants.js';
 import { ResponseDecoder } from '../lib/protocol/decoder.js';
 import { encodeIdentify, encodeRegister } from '../lib/protocol/encoder.js';
 import { Registry } from '../lib/registry/registry.js';
+import { benchBrokerStats, benchBrokerThroughput } from './broker.js';
 import { benchFleetCommand } from './fleet-command.js';
 import { benchFleetServing } from './fleet-serving.js';
 import { benchDebugPing, benchLookupd } from './lookupd.js';
@@ -639,6 +641,14 @@ async function main(): Promise<void> {
   if (wanted('lookupd-debug')) {
     log('- lookupd: PING round trips during GET /debug');
     rows.push(...(await benchDebugPing({ rounds: ROUNDS, quick: QUICK })));
+  }
+  if (wanted('broker-throughput')) {
+    log('- broker: PUB-to-consumer throughput');
+    rows.push(...(await benchBrokerThroughput({ rounds: ROUNDS, quick: QUICK })));
+  }
+  if (wanted('broker-stats')) {
+    log('- broker: GET /stats latency');
+    rows.push(...(await benchBrokerStats({ rounds: ROUNDS, quick: QUICK })));
   }
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
   if (args.has('--json')) {

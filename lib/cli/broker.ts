@@ -6,6 +6,7 @@ import { parseDuration } from '../util/duration.js';
 import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { parseCommandLine, printShown, runCommand, untilSignalOrTimeout } from './flags.js';
+import { stderrLogger } from './lookupd.js';
 import { UsageError } from './usage.js';
 
 /**
@@ -214,6 +215,10 @@ async function runBroker(config: BrokerCommandLine): Promise<number> {
     process.stderr.write(`nsqd-lookup broker: cannot start: ${(error as Error).message}\n`);
     return EXIT.failed;
   }
+  // nsqd's own listening lines, so whatever reads nsqd's log for its ports reads the broker's too.
+  const log = stderrLogger('info', '[nsqd] ');
+  log('info', 'TCP: listening on %s', broker.tcpAddress);
+  log('info', 'HTTP: listening on %s', broker.httpAddress);
   const stopped = untilSignalOrTimeout();
   // A live line per lookupd transition, from the loop's status stream.
   broker.loop.on('status', (event) => {

@@ -95,5 +95,9 @@ describe('nsqd-lookup broker: the command line', () => {
     child.child.kill('SIGTERM');
     const { code, stderr } = await child.done;
     assert.equal(code, 0, stderr);
+    // nsqd's listening lines, which harness/oracle.ts startNsqProcess reads the ports from.
+    const tcp = /^\[nsqd\] \S+ \S+ INFO: TCP: listening on (\S+)$/m.exec(stderr)?.[1];
+    assert.equal(tcp, /^broker TCP (\S+),/.exec(line!)?.[1], stderr);
+    assert.match(stderr, new RegExp(`^\\[nsqd\\] \\S+ \\S+ INFO: HTTP: listening on ${http}$`, 'm'));
   });
 });
