@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every measurement in one run, side by side, reported as medians with spread and,
  * where there is a reference, as ratios paired round by round. `--json` prints the rows as JSON;
- * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,fleet-command,codec,stalled,lookupd,lookupd-debug,broker-throughput,broker-stats`
+ * `--quick` runs fewer rounds; `--only=re-register,recovery,outage,storm,isolation,fleet,fleet-serving,fleet-command,codec,stalled,lookupd,lookupd-debug,broker-throughput,broker-throughput-tls,broker-throughput-snappy,broker-stats`
  * a subset. `outage` (a 60 s outage per target, 20 s with `--quick`) runs only when named in `--only`.
  * Against the embedded lookupd, and the real nsqlookupd too when NSQLOOKUPD_BIN is set; the broker
  * groups against `nsqd-lookup broker`, and the real nsqd too when NSQD_BIN is set.
@@ -645,6 +645,11 @@ async function main(): Promise<void> {
   if (wanted('broker-throughput')) {
     log('- broker: PUB-to-consumer throughput');
     rows.push(...(await benchBrokerThroughput({ rounds: ROUNDS, quick: QUICK })));
+  }
+  for (const transport of ['tls', 'snappy'] as const) {
+    if (!wanted(`broker-throughput-${transport}`)) continue;
+    log(`- broker: PUB-to-consumer throughput over ${transport}`);
+    rows.push(...(await benchBrokerThroughput({ rounds: ROUNDS, quick: QUICK, transport })));
   }
   if (wanted('broker-stats')) {
     log('- broker: GET /stats latency');
