@@ -5,7 +5,7 @@
  * with {@link startBroker}; `nsqd-lookup broker` is its command line.
  */
 export { NotInFlightError, QueueFullError, V2Error } from '../errors.js';
-export { Broker, type BrokerOptions, startBroker } from './broker.js';
+export { Broker, type BrokerOptions, type BrokerTlsOptions, startBroker } from './broker.js';
 export type { Channel, ChannelOptions, Consumer } from './channel.js';
 export type { BrokerContext, BrokerHttpContext } from './context.js';
 export { type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';

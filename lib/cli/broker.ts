@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type Broker, startBroker } from '../broker/index.js';
+import { type Broker, type BrokerTlsOptions, startBroker } from '../broker/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type Lookupd, startLookupd } from '../lookupd/index.js';
 import { parseDuration } from '../util/duration.js';
@@ -14,6 +14,29 @@ import { UsageError } from './usage.js';
  * with the lookupds given or with an embedded one.
  */
 
+/** nsqd's --tls-* flags, shared by `broker` and `fake-producers`. */
+export const TLS_FLAGS = {
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-root-ca-file': { type: 'string' },
+  'tls-client-auth-policy': { type: 'string' },
+  'tls-min-version': { type: 'string' },
+  'tls-required': { type: 'string' },
+} as const;
+
+/** The TLS option from checked --tls-* flags, the files read as PEM text. */
+export async function readTls(flags: BrokerCommandLine['tls']): Promise<BrokerTlsOptions | undefined> {
+  if (!flags) return undefined;
+  return {
+    cert: await readFile(flags.certFile, 'utf8'),
+    key: await readFile(flags.keyFile, 'utf8'),
+    rootCa: flags.rootCaFile === undefined ? undefined : await readFile(flags.rootCaFile, 'utf8'),
+    clientAuthPolicy: flags.clientAuthPolicy,
+    minVersion: flags.minVersion,
+    required: flags.required,
+  };
+}
+
 /** Every flag of `broker`, nsqd's names (the help text lists each; a spec checks). */
 export const FLAGS = {
   'lookupd-tcp-address': { type: 'string', multiple: true },
@@ -25,12 +48,7 @@ export const FLAGS = {
   'mem-queue-size': { type: 'string' },
   'max-msg-size': { type: 'string' },
   'max-body-size': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-root-ca-file': { type: 'string' },
-  'tls-client-auth-policy': { type: 'string' },
-  'tls-min-version': { type: 'string' },
-  'tls-required': { type: 'string' },
+  ...TLS_FLAGS,
   deflate: { type: 'string' },
   'max-deflate-level': { type: 'string' },
   snappy: { type: 'string' },
@@ -127,7 +145,10 @@ function deflateLevel(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function tlsFlags(values: Record<string, string | string[] | boolean | undefined>): BrokerCommandLine['tls'] {
+/** The --tls-* flags of `broker` and `fake-producers`, checked; files are read later. */
+export function tlsFlags(
+  values: Record<string, string | string[] | boolean | undefined>,
+): BrokerCommandLine['tls'] {
   const get = (name: string) => values[name] as string | undefined;
   const certFile = get('tls-cert');
   const keyFile = get('tls-key');
@@ -201,14 +222,7 @@ async function runBroker(config: BrokerCommandLine): Promise<number> {
       deflate: config.deflate,
       maxDeflateLevel: config.maxDeflateLevel,
       snappy: config.snappy,
-      tls: config.tls && {
-        cert: await readFile(config.tls.certFile),
-        key: await readFile(config.tls.keyFile),
-        rootCa: config.tls.rootCaFile === undefined ? undefined : await readFile(config.tls.rootCaFile),
-        clientAuthPolicy: config.tls.clientAuthPolicy,
-        minVersion: config.tls.minVersion,
-        required: config.tls.required,
-      },
+      tls: await readTls(config.tls),
     });
   } catch (error) {
     await embedded?.close();

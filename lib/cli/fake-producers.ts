@@ -8,6 +8,7 @@ import {
 import { FleetWorkers, producersPerProcess, sliceFleet } from '../tools/fleet-workers.js';
 import type { TypedEmitter } from '../util/typed-emitter.js';
 import { parseDuration } from './args.js';
+import { readTls, TLS_FLAGS, tlsFlags } from './broker.js';
 import type { CommandMain } from './command.js';
 import { EXIT } from './exit-codes.js';
 import {
@@ -45,6 +46,7 @@ export const FLAGS = {
   'read-timeout': { type: 'string' },
   'status-interval': { type: 'string' },
   seed: { type: 'string' },
+  ...TLS_FLAGS,
   shard: { type: 'string' },
   'producers-per-process': { type: 'string' },
   json: { type: 'boolean' },
@@ -81,6 +83,7 @@ const main: CommandMain = (argv) =>
         throw new UsageError(`--${flag}: ${(error as Error).message}`);
       }
     };
+    const tlsFlagValues = tlsFlags(values);
     const portBase = (flag: 'tcp-port-base' | 'http-port-base') =>
       values[flag] === undefined ? undefined : integerFlag(values[flag], flag, 0, 1, 65535);
     const options: FakeProducersOptions = {
@@ -104,6 +107,7 @@ const main: CommandMain = (argv) =>
       connectConcurrency: integerFlag(values['connect-concurrency'], 'connect-concurrency', 200, 1),
       readTimeoutMs: duration('read-timeout', values['read-timeout'], 5000),
       seed: values.seed === undefined ? undefined : integerFlag(values.seed, 'seed', 0),
+      tls: await readTls(tlsFlagValues),
     };
     // A shard is a slice of the whole fleet: disjoint producer numbers (so names and ports), and an
     // address other machines can reach.

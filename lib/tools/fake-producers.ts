@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type Broker, startBroker } from '../broker/broker.js';
+import { type Broker, type BrokerTlsOptions, startBroker } from '../broker/broker.js';
 import type { BrokerLimits } from '../broker/context.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { LookupdHttpClient } from '../http/lookupd-http-client.js';
@@ -47,6 +47,8 @@ export interface FakeProducersOptions extends ProducerShape {
   messageSize?: number;
   /** nsqd limits for every serving fake (say a small `memQueueSize`); nsqd's defaults otherwise. */
   brokerLimits?: Partial<BrokerLimits>;
+  /** TLS that every serving fake's IDENTIFY may negotiate, as the broker's `tls` option (PEM strings). */
+  tls?: BrokerTlsOptions;
   /**
    * lookupd HTTP addresses that {@link FakeProducerFleet.verify} reads to find registrations a lookupd
    * dropped on its own (nsqadmin's delete reaches lookupd, but not a registration-only fake).
@@ -381,6 +383,7 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       const { hostname, version, topologyZone, topologyRegion } = spec.identity;
       const broker = await startBroker({
         ...this.#options.brokerLimits,
+        tls: this.#options.tls,
         tcpAddress: joinHostPort(this.#listenAddress, tcpPortBase === undefined ? 0 : tcpPortBase + index),
         httpAddress: joinHostPort(this.#listenAddress, httpPortBase === undefined ? 0 : httpPortBase + index),
         broadcastAddress: broadcastAddressPattern

@@ -68,7 +68,11 @@ class Frames {
 
   push(chunk: Buffer): void {
     this.#pending = Buffer.concat([this.#pending, chunk]);
-    while (this.frames.length < this.max && this.#pending.length >= 8 && this.#pending.length >= 4 + this.#pending.readInt32BE(0)) {
+    while (
+      this.frames.length < this.max &&
+      this.#pending.length >= 8 &&
+      this.#pending.length >= 4 + this.#pending.readInt32BE(0)
+    ) {
       const size = this.#pending.readInt32BE(0);
       if (size < 4) throw new Error(`not a V2 frame: size ${size}`);
       this.frames.push({
