@@ -4,7 +4,10 @@
  * the registration-only mode, whose advertised addresses refuse at once.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { LOOKUPD_TARGETS, type RunningLookupd } from '../../harness/targets.js';
 import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 import { registrationOnlyPorts } from '../../lib/tools/fake-producer-specs.js';
@@ -182,5 +185,34 @@ describe('a serving fake that cannot listen', () => {
       async () => (await new LookupdHttpClient(lookupd.httpAddress).nodes()).length === 0,
       'the two that had registered are gone',
     );
+  });
+});
+
+describe('serving fakes with TLS', () => {
+  const cleanup = useCleanup();
+  it('negotiate TLS in IDENTIFY as the broker does: the answer says true and a handshake follows', async () => {
+    const lookupd = await LOOKUPD_TARGETS[0]!.start();
+    cleanup(() => lookupd.close());
+    const pem = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8');
+    const fleet = await startFakeProducers({
+      addresses: [lookupd.tcpAddress],
+      producers: 2,
+      tls: { cert: pem('server.pem'), key: pem('server.key') },
+    });
+    cleanup(() => fleet.close());
+    const port = Number(fleet.broker(1)!.tcpAddress.split(':')[1]);
+    const socket = net.connect(port, '127.0.0.1');
+    cleanup(() => socket.destroy());
+    const body = Buffer.from(JSON.stringify({ feature_negotiation: true, tls_v1: true }));
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(body.length);
+    socket.write(Buffer.concat([Buffer.from('  V2IDENTIFY\n'), size, body]));
+    const [answer] = (await once(socket, 'data')) as [Buffer];
+    assert.equal((JSON.parse(answer.subarray(8).toString()) as { tls_v1: boolean }).tls_v1, true);
+    const secure = tls.connect({ socket, ca: pem('ca.pem'), servername: 'localhost' });
+    cleanup(() => secure.destroy());
+    const [ok] = (await once(secure, 'data')) as [Buffer];
+    assert.equal(ok.subarray(8).toString(), 'OK');
+    assert.ok(secure.authorized);
   });
 });
