@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { itSlow } from '../../harness/suite.js';
 import { startLookupd } from '../../lib/lookupd/index.js';
 import { spawnCli } from '../support/cli.js';
 import { refusedAddress } from '../support/unreachable.js';
@@ -99,7 +100,7 @@ describe('truthful tool lines', () => {
     );
   });
 
-  it('fake-producers off a terminal prints progress at most once a second', async () => {
+  itSlow('fake-producers off a terminal prints progress at most once a second', async () => {
     const lookupd = await startLookupd({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0' });
     cleanups.push(() => lookupd.close());
     const started = performance.now();
