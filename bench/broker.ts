@@ -18,13 +18,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NSQD_BIN, type RealLookupd, startNsqProcess } from '../harness/oracle.js';
 import { SnappyFramer, SnappyUnframer } from '../lib/broker/snappy-stream.js';
-import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
+import { printRows, type Row, ratioOf, summarize } from './stats.js';
 
 /** How the driver's connections talk: plain V2, or upgraded in IDENTIFY to TLS or to snappy. */
 export type Transport = 'plain' | 'tls' | 'snappy';
@@ -605,12 +605,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const started = Date.now();
   const quick = args.has('--quick');
   const rows = [...(await benchBrokerThroughput({ quick })), ...(await benchBrokerStats({ quick }))];
-  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
-  if (args.has('--json')) {
-    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
-  } else {
-    process.stdout.write(
-      `${markdownTable(rows)}\n\n${new Date().toISOString().slice(0, 10)}, ${machine}, ${Math.round((Date.now() - started) / 1000)} s\n`,
-    );
-  }
+  printRows(rows, { json: args.has('--json'), started });
 }

@@ -19,9 +19,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
+import { printRows, type Row, ratioOf, summarize } from './stats.js';
 
 export interface BenchLookupdOptions {
   /** Rounds per measure and server (default 5, or 3 with `quick`). */
@@ -444,12 +443,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = new Set(process.argv.slice(2));
   const started = Date.now();
   const rows = await benchLookupd({ quick: args.has('--quick') });
-  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
-  if (args.has('--json')) {
-    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
-  } else {
-    process.stdout.write(
-      `${markdownTable(rows)}\n\n${new Date().toISOString().slice(0, 10)}, ${machine}, ${Math.round((Date.now() - started) / 1000)} s\n`,
-    );
-  }
+  printRows(rows, { json: args.has('--json'), started });
 }

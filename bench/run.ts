@@ -9,7 +9,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { cpus } from 'node:os';
 import { promisify } from 'node:util';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -29,7 +28,7 @@ import { benchBrokerStats, benchBrokerThroughput } from './broker.js';
 import { benchFleetCommand } from './fleet-command.js';
 import { benchFleetServing } from './fleet-serving.js';
 import { benchDebugPing, benchLookupd } from './lookupd.js';
-import { markdownTable, type Row, ratioOf, summarize } from './stats.js';
+import { printRows, type Row, ratioOf, summarize } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -655,14 +654,7 @@ async function main(): Promise<void> {
     log('- broker: GET /stats latency');
     rows.push(...(await benchBrokerStats({ rounds: ROUNDS, quick: QUICK })));
   }
-  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
-  if (args.has('--json')) {
-    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
-  } else {
-    process.stdout.write(
-      `${markdownTable(rows)}\n\n${new Date().toISOString().slice(0, 10)}, ${machine}, ${Math.round((Date.now() - started) / 1000)} s\n`,
-    );
-  }
+  printRows(rows, { json: args.has('--json'), started });
 }
 
 await main();

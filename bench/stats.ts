@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 /** Median and spread of repeated measurements. */
 export interface Sample {
   median: number;
@@ -53,4 +54,16 @@ export function markdownTable(rows: Row[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/** The rows on stdout: a markdown table with the date, machine and run time, or JSON with `json`. */
+export function printRows(rows: Row[], { json, started }: { json: boolean; started: number }): void {
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `${markdownTable(rows)}\n\n${new Date().toISOString().slice(0, 10)}, ${machine}, ${Math.round((Date.now() - started) / 1000)} s\n`,
+  );
 }
