@@ -8,6 +8,8 @@
  *     below the default --mem-queue-size, so neither server spills to disk or refuses a batch. The
  *     same driver against a trivial V2 sink (bench/v2-sink.ts, which relays nothing) is the driver's
  *     own ceiling; the CPU of the bench process and of the server during each round is the split.
+ *     Both connections ask for output_buffer_timeout 25 ms (nsqd's smallest), so nsqd does not hold
+ *     the last partial buffer of a round back for its default 250 ms.
  *   - broker-stats: GET /stats?format=json with 10 topics x 2 channels created on both over HTTP,
  *     sequential requests on one keep-alive connection; median and p99 per round.
  * Rounds alternate between the servers; ratios pair the rounds taken side by side.
@@ -445,7 +447,7 @@ export async function benchBrokerThroughput(options: BenchBrokerOptions = {}): P
     await startServers(servers, transport === 'plain', log);
     for (const server of servers) {
       // Warm-up: the broker's code paths compiled, nsqd's buffers and goroutines up.
-      await throughputRound(server, 'bench-warm-up', messages / 4, transport);
+      await throughputRound(server, 'bench-warm-up', messages / 2, transport);
       results.set(server.name, []);
     }
     for (let round = 0; round < rounds; round++) {

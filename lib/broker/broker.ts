@@ -14,6 +14,7 @@ import { type LogFn, logger } from '../util/debug.js';
 import { ClientV2 } from './client.js';
 import { type BrokerHttpContext, type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';
 import { createHttpHandler } from './http.js';
+import { MESSAGE_ID_LENGTH } from './protocol-v2.js';
 import { Topic } from './topic.js';
 import type { TlsSettings } from './transport.js';
 
@@ -134,8 +135,8 @@ export class Broker implements BrokerHttpContext {
   readonly #topology: { topologyZone?: string; topologyRegion?: string };
   readonly #lookupOptions: BrokerOptions['lookup'];
   readonly #dataPath: string | undefined;
-  readonly #idPrefix = randomBytes(3).toString('hex');
-  #idSequence = 0;
+  /** The last message ID given out, as ASCII: a random prefix, then a sequence counted up in place. */
+  readonly #lastId = Buffer.from(`${randomBytes(3).toString('hex')}0000000000`, 'latin1');
   #nextClientId = 1;
   #loop: LookupLoop | undefined;
   #tcpAddress = '';
@@ -383,8 +384,21 @@ export class Broker implements BrokerHttpContext {
 
   #newMessageId(): string {
     // nsqd's IDs are 16 hex characters; a random prefix per broker, then a sequence.
-    this.#idSequence++;
-    return this.#idPrefix + this.#idSequence.toString(16).padStart(10, '0');
+    // Counted in place and read once: a flat string, cheaper than building one per message.
+    const id = this.#lastId;
+    for (let i = MESSAGE_ID_LENGTH - 1; i >= MESSAGE_ID_LENGTH - 10; i--) {
+      const digit = id[i]!;
+      if (digit === 0x39) {
+        id[i] = 0x61; // 9 -> a
+        break;
+      }
+      if (digit !== 0x66) {
+        id[i] = digit + 1;
+        break;
+      }
+      id[i] = 0x30; // f -> 0, carry
+    }
+    return id.toString('latin1');
   }
 
   #save(): void {

@@ -1,4 +1,5 @@
 import { NotInFlightError } from '../errors.js';
+import { type Deadlined, DeadlineHeap } from './deadlines.js';
 import { Fifo } from './fifo.js';
 import type { Message } from './protocol-v2.js';
 
@@ -32,12 +33,11 @@ export interface ChannelOptions {
   onLastConsumerLeft: (channel: Channel) => void;
 }
 
-interface InFlight {
+interface InFlight extends Deadlined {
   message: Message;
   clientId: number;
   /** Epoch ms of the delivery. */
   deliveredAt: number;
-  timer: NodeJS.Timeout;
 }
 
 interface Deferred {
@@ -64,6 +64,13 @@ export class Channel {
   timeoutCount = 0;
   readonly #queue = new Fifo<Message>();
   readonly #inFlight = new Map<string, InFlight>();
+  /** The in-flight messages by timeout, and one timer for the first (a timer per message costs more). */
+  readonly #timeouts = new DeadlineHeap<InFlight>();
+  #timeoutTimer: NodeJS.Timeout | undefined;
+  /** The deadline `#timeoutTimer` is set for; Infinity when none is set. */
+  #timeoutTimerAt = Number.POSITIVE_INFINITY;
+  /** Orders equal deadlines as the timeouts were set, as separate timers would fire. */
+  #timeoutOrder = 0;
   readonly #deferred = new Map<string, Deferred>();
   #consumers: Consumer[] = [];
   #nextConsumer = 0;
@@ -141,14 +148,12 @@ export class Channel {
 
   /** FIN: the message is done. Throws {@link NotInFlightError} with nsqd's reason otherwise. */
   finish(clientId: number, id: string): void {
-    const entry = this.#popInFlight(clientId, id);
-    clearTimeout(entry.timer);
+    this.#popInFlight(clientId, id);
   }
 
   /** REQ: back to the queue now (delay 0) or after `delayMs`. */
   requeue(clientId: number, id: string, delayMs: number): void {
     const entry = this.#popInFlight(clientId, id);
-    clearTimeout(entry.timer);
     this.requeueCount++;
     if (delayMs === 0) {
       this.#queue.push(entry.message);
@@ -165,14 +170,17 @@ export class Channel {
     if (entry.clientId !== clientId) throw new NotInFlightError('client does not own message');
     const now = Date.now();
     const deadline = Math.min(now + msgTimeoutMs, entry.deliveredAt + this.options.maxMsgTimeoutMs);
-    clearTimeout(entry.timer);
-    entry.timer = this.#inFlightTimer(entry, deadline - now);
+    this.#timeouts.remove(entry);
+    this.#startTimeout(entry, deadline);
   }
 
   /** Drops everything queued, deferred and in flight (nsqd's /channel/empty). */
   empty(): void {
     this.#queue.clear();
-    for (const entry of this.#inFlight.values()) clearTimeout(entry.timer);
+    this.#timeouts.clear();
+    clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = undefined;
+    this.#timeoutTimerAt = Number.POSITIVE_INFINITY;
     this.#inFlight.clear();
     for (const entry of this.#deferred.values()) clearTimeout(entry.timer);
     this.#deferred.clear();
@@ -209,8 +217,15 @@ export class Channel {
       if (!consumer.sampled()) continue;
       message.attempts++;
       const deliveredAt = Date.now();
-      const entry: InFlight = { message, clientId: consumer.id, deliveredAt, timer: undefined! };
-      entry.timer = this.#inFlightTimer(entry, consumer.msgTimeoutMs);
+      const entry: InFlight = {
+        message,
+        clientId: consumer.id,
+        deliveredAt,
+        deadline: 0,
+        order: 0,
+        heapIndex: -1,
+      };
+      this.#startTimeout(entry, deliveredAt + consumer.msgTimeoutMs);
       this.#inFlight.set(message.id, entry);
       consumer.sendMessage(message);
     }
@@ -238,21 +253,42 @@ export class Channel {
     if (!entry) throw new NotInFlightError('ID not in flight');
     if (entry.clientId !== clientId) throw new NotInFlightError('client does not own message');
     this.#inFlight.delete(id);
+    // The timer stays set: when it fires it finds the next deadline, which is cheaper than resetting it.
+    this.#timeouts.remove(entry);
     return entry;
   }
 
-  #inFlightTimer(entry: InFlight, delayMs: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      if (this.#inFlight.get(entry.message.id) !== entry) return;
+  #startTimeout(entry: InFlight, deadline: number): void {
+    entry.deadline = deadline;
+    entry.order = this.#timeoutOrder++;
+    this.#timeouts.push(entry);
+    if (deadline < this.#timeoutTimerAt) this.#setTimeoutTimer(deadline);
+  }
+
+  #setTimeoutTimer(deadline: number): void {
+    clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimerAt = deadline;
+    this.#timeoutTimer = setTimeout(this.#onTimeoutTimer, Math.max(0, deadline - Date.now()));
+    this.#timeoutTimer.unref();
+  }
+
+  /** Requeues every in-flight message whose deadline has passed, in deadline order; then waits for the next. */
+  readonly #onTimeoutTimer = (): void => {
+    this.#timeoutTimer = undefined;
+    this.#timeoutTimerAt = Number.POSITIVE_INFINITY;
+    for (let entry = this.#timeouts.peek(); entry; entry = this.#timeouts.peek()) {
+      if (entry.deadline > Date.now()) {
+        this.#setTimeoutTimer(entry.deadline);
+        return;
+      }
+      this.#timeouts.remove(entry);
       this.#inFlight.delete(entry.message.id);
       this.timeoutCount++;
-      this.#consumers.find((consumer) => consumer.id === entry.clientId)?.timedOutMessage();
+      this.#consumers.find((consumer) => consumer.id === entry!.clientId)?.timedOutMessage();
       this.#queue.push(entry.message);
       this.pump();
-    }, delayMs);
-    timer.unref();
-    return timer;
-  }
+    }
+  };
 
   #defer(message: Message, delayMs: number): void {
     const entry: Deferred = { message, timer: undefined! };

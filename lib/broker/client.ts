@@ -13,12 +13,13 @@ import type { BrokerContext } from './context.js';
 import {
   CommandReader,
   encodeErrorFrame,
-  encodeMessageFrame,
   HEARTBEAT_FRAME,
   type Message,
+  messageFrameLength,
   OK_FRAME,
   type Token,
   V2Error,
+  writeMessageFrame,
 } from './protocol-v2.js';
 import { Transport } from './transport.js';
 
@@ -27,6 +28,10 @@ const STATS_STATE: Record<ClientState, number> = { init: 0, subscribed: 3, closi
 
 /** How long a connection we hang up on gets to close its side (and read our last frames) before it is cut. */
 const LINGER_MS = 1000;
+
+/** Size of the buffers frames are written into (nsqd's default output_buffer_size). */
+const OUTPUT_CHUNK_BYTES = 16 * 1024;
+const NO_OUTPUT = Buffer.alloc(0);
 
 /**
  * One V2 connection: its protocol state, what IDENTIFY negotiated, RDY and in-flight accounting,
@@ -64,6 +69,22 @@ export class ClientV2 implements Consumer, CommandClient {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
+  /**
+   * Frames are encoded into `#output` one after the other; those of one tick, `#outputStart` up to
+   * `#outputEnd`, go to the transport as one write at the end of the tick (or once the buffer is
+   * full), as nsqd's buffered writer flushes them. The transport keeps the bytes it was given, so the
+   * next tick's frames go after them and a new buffer is taken only when this one is used up. Only
+   * connections that get messages have one (nsqd gives every client a buffered writer of this size);
+   * the others hand their few frames to the transport, which batches them until the end of the tick.
+   */
+  #output: Buffer = NO_OUTPUT;
+  #outputStart = 0;
+  #outputEnd = 0;
+  #flushQueued = false;
+  readonly #flushAtTickEnd = () => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
   #state: ClientState = 'init';
   #resolveClosed!: () => void;
 
@@ -114,7 +135,9 @@ export class ClientV2 implements Consumer, CommandClient {
   sendMessage(message: Message): void {
     this.inFlightCount++;
     this.messageCount++;
-    this.#write(encodeMessageFrame(message));
+    const length = messageFrameLength(message);
+    const offset = this.#reserve(length);
+    if (offset !== undefined) writeMessageFrame(message, this.#output, offset);
   }
 
   timedOutMessage(): void {
@@ -317,6 +340,7 @@ export class ClientV2 implements Consumer, CommandClient {
 
   /** Ends our side after what is queued; cuts the connection if the peer does not close its side soon. */
   #hangUp(): void {
+    this.#flush();
     this.#transport.end();
     this.#lingerTimer ??= setTimeout(() => this.#transport.destroy(), LINGER_MS);
     this.#lingerTimer.unref();
@@ -327,7 +351,44 @@ export class ClientV2 implements Consumer, CommandClient {
       this.#held.push(frame);
       return;
     }
+    if (this.#output !== NO_OUTPUT) {
+      const offset = this.#reserve(frame.length);
+      if (offset !== undefined) frame.copy(this.#output, offset);
+      return;
+    }
     this.#transport.write(frame);
+  }
+
+  /** Room for `length` bytes of frames in `#output`, at the offset returned; undefined once the socket is done. */
+  #reserve(length: number): number | undefined {
+    if (!this.#transport.writable) return undefined;
+    if (this.#outputEnd + length > this.#output.length) {
+      this.#flush();
+      this.#output = Buffer.allocUnsafe(Math.max(OUTPUT_CHUNK_BYTES, length));
+      this.#outputStart = 0;
+      this.#outputEnd = 0;
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(this.#flushAtTickEnd);
+    }
+    const offset = this.#outputEnd;
+    this.#outputEnd += length;
+    return offset;
+  }
+
+  #flush(): void {
+    if (this.#outputEnd === this.#outputStart) return;
+    const frames = this.#output.subarray(this.#outputStart, this.#outputEnd);
+    this.#outputStart = this.#outputEnd;
+    // A buffer used up (or one sized for a single big frame) is let go rather than kept until the next frame.
+    if (this.#outputEnd === this.#output.length) {
+      this.#output = NO_OUTPUT;
+      this.#outputStart = 0;
+      this.#outputEnd = 0;
+    }
+    if (!this.#transport.writable) return;
+    this.#transport.write(frames);
   }
 
   #restartHeartbeat(): void {

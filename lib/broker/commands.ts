@@ -249,7 +249,13 @@ function onChannel(name: string, id: string, operation: () => void): void {
 
 function finish(client: CommandClient, params: string[]): CommandResult {
   const id = inFlightCommand(client, params, 'FIN', 2);
-  onChannel('FIN', id, () => client.channel!.finish(client.id, id));
+  // Not through onChannel: FIN comes once per message, and its closure is measurable.
+  try {
+    client.channel!.finish(client.id, id);
+  } catch (error) {
+    if (!(error instanceof NotInFlightError)) throw error;
+    throw new V2Error('E_FIN_FAILED', `FIN ${id} failed ${error.message}`, false);
+  }
   client.finishedMessage();
   return undefined;
 }

@@ -36,6 +36,9 @@ const MESSAGE_HEADER_LENGTH = 8 + 2 + MESSAGE_ID_LENGTH;
 const MAX_ATTEMPTS = 0xffff;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const SPACE = 0x20;
+/** `FIN ` and a message ID. */
+const FIN_LINE_LENGTH = 4 + MESSAGE_ID_LENGTH;
 
 /** How to read the body that follows a command line, and how to word a bad size as nsqd does. */
 export interface BodySpec {
@@ -144,6 +147,12 @@ export class CommandReader {
     if (end - this.#offset > this.maxLineBytes) {
       throw new V2Error('E_INVALID', `command line longer than ${this.maxLineBytes} bytes`);
     }
+    if (end - this.#offset === FIN_LINE_LENGTH && this.#isFinLine(end)) {
+      const id = this.#buffer.toString('latin1', this.#offset + 4, end);
+      this.#offset = end + 1;
+      this.#scanned = this.#offset;
+      return { type: 'line', params: ['FIN', id] };
+    }
     let last = end;
     if (last > this.#offset && this.#buffer[last - 1] === CARRIAGE_RETURN) last--;
     // latin1 maps each byte to one character, so lengths (a 16-byte message ID) stay byte counts.
@@ -151,6 +160,19 @@ export class CommandReader {
     this.#offset = end + 1;
     this.#scanned = this.#offset;
     return { type: 'line', params };
+  }
+
+  /**
+   * Whether the line before `end` is `FIN <16 bytes>` with no space in the ID and no CR at its end:
+   * the line a consumer sends once per message, whose parameters are then known without splitting it.
+   */
+  #isFinLine(end: number): boolean {
+    const buffer = this.#buffer;
+    const start = this.#offset;
+    if (buffer[start] !== 0x46 || buffer[start + 1] !== 0x49 || buffer[start + 2] !== 0x4e) return false;
+    if (buffer[start + 3] !== SPACE || buffer[end - 1] === CARRIAGE_RETURN) return false;
+    for (let i = start + 4; i < end; i++) if (buffer[i] === SPACE) return false;
+    return true;
   }
 
   #take(length: number): Buffer {
@@ -189,16 +211,38 @@ export interface Message {
   attempts: number;
 }
 
+/** Bytes of a message's frame on the wire, size prefix included. */
+export function messageFrameLength(message: Message): number {
+  return FRAME_HEADER_LENGTH + MESSAGE_HEADER_LENGTH + message.body.length;
+}
+
 export function encodeMessageFrame(message: Message): Buffer {
-  const length = MESSAGE_HEADER_LENGTH + message.body.length;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + length);
-  frame.writeInt32BE(4 + length, 0);
-  frame.writeInt32BE(FrameType.MESSAGE, 4);
-  frame.writeBigInt64BE(message.timestampNs, 8);
-  frame.writeUInt16BE(Math.min(message.attempts, MAX_ATTEMPTS), 16);
-  frame.write(message.id, 18, MESSAGE_ID_LENGTH, 'latin1');
-  message.body.copy(frame, FRAME_HEADER_LENGTH + MESSAGE_HEADER_LENGTH);
+  const frame = Buffer.allocUnsafe(messageFrameLength(message));
+  writeMessageFrame(message, frame, 0);
   return frame;
+}
+
+// The timestamp of the last frame written, in the two halves Buffer's int32 writers take: a batch
+// published together shares one timestamp, so most frames skip the BigInt arithmetic.
+let lastTimestampNs = -1n;
+let lastTimestampHigh = 0;
+let lastTimestampLow = 0;
+
+/** Writes a message's frame into `target` at `offset` ({@link messageFrameLength} bytes). */
+export function writeMessageFrame(message: Message, target: Buffer, offset: number): void {
+  const length = MESSAGE_HEADER_LENGTH + message.body.length;
+  target.writeInt32BE(4 + length, offset);
+  target.writeInt32BE(FrameType.MESSAGE, offset + 4);
+  if (message.timestampNs !== lastTimestampNs) {
+    lastTimestampNs = message.timestampNs;
+    lastTimestampHigh = Number(BigInt.asIntN(32, message.timestampNs >> 32n));
+    lastTimestampLow = Number(BigInt.asUintN(32, message.timestampNs));
+  }
+  target.writeInt32BE(lastTimestampHigh, offset + 8);
+  target.writeUInt32BE(lastTimestampLow, offset + 12);
+  target.writeUInt16BE(Math.min(message.attempts, MAX_ATTEMPTS), offset + 16);
+  target.write(message.id, offset + 18, MESSAGE_ID_LENGTH, 'latin1');
+  message.body.copy(target, offset + FRAME_HEADER_LENGTH + MESSAGE_HEADER_LENGTH);
 }
 
 /**

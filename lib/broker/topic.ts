@@ -148,9 +148,14 @@ export class Topic {
   }
 
   #dispatch(message: Message, deferMs: number): void {
+    let left = this.#channels.size;
     for (const channel of this.#channels.values()) {
-      // Each channel gets its own copy: same ID, body and timestamp, its own attempts.
-      const copy: Message = { ...message, attempts: 0 };
+      // Each channel gets its own copy (same ID, body and timestamp, its own attempts); the last one
+      // takes the message itself, which nothing else holds and which has not been delivered yet.
+      const copy: Message =
+        --left === 0
+          ? message
+          : { id: message.id, body: message.body, timestampNs: message.timestampNs, attempts: 0 };
       if (deferMs > 0) channel.putDeferred(copy, deferMs);
       else channel.put(copy);
     }

@@ -232,6 +232,24 @@ const CASES: Case[] = [
     after: 'closed',
   },
   {
+    name: 'FIN of a 16-byte ID with a space in it',
+    send: [MAGIC, command('SUB t c'), command('FIN 01234567 9abcdef')],
+    expect: ['response: OK', 'error: E_INVALID invalid message ID'],
+    after: 'closed',
+  },
+  {
+    name: 'FIN of a 15-byte ID and a CR (the CR is dropped)',
+    send: [MAGIC, command('SUB t c'), Buffer.from(`FIN ${ID.slice(0, 15)}\r\n`)],
+    expect: ['response: OK', 'error: E_INVALID invalid message ID'],
+    after: 'closed',
+  },
+  {
+    name: 'FIN ending in CRLF',
+    send: [MAGIC, command('SUB t c'), Buffer.from(`FIN ${ID}\r\n`)],
+    expect: ['response: OK', `error: E_FIN_FAILED FIN ${ID} failed ID not in flight`],
+    after: 'open',
+  },
+  {
     name: 'FIN before SUB',
     send: [MAGIC, command(`FIN ${ID}`)],
     expect: ['error: E_INVALID cannot FIN in current state'],
@@ -520,6 +538,26 @@ describe('V2 protocol, broker only', function () {
     client.send(MAGIC, Buffer.alloc(16 * 1024 + 1, 'A'));
     assert.equal(await client.nextText(), 'error: E_INVALID command line longer than 16384 bytes');
     await client.closed;
+  });
+
+  it('gives message IDs one prefix and then a hex sequence, counted up with carries', async () => {
+    const broker = await brokerFor(cleanup);
+    const client = await RawV2.connect(broker.tcpAddress);
+    cleanup(() => client.destroy());
+    const bodies = Array.from({ length: 17 }, (_, i) => `m${i}`);
+    client.send(MAGIC, command('SUB ids c'), command('RDY 17'), command('MPUB ids', mpubBody(bodies)));
+    const ids: string[] = [];
+    while (ids.length < 17) {
+      const frame = await client.next();
+      if (frame.message) ids.push(frame.message.id);
+      else assert.equal(frame.text, 'response: OK');
+    }
+    const prefix = ids[0]!.slice(0, 6);
+    assert.match(prefix, /^[0-9a-f]{6}$/);
+    assert.deepEqual(
+      ids,
+      bodies.map((_, i) => prefix + (i + 1).toString(16).padStart(10, '0')),
+    );
   });
 
   it('applies its own maxMsgSize and maxBodySize to PUB, MPUB and HTTP', async () => {

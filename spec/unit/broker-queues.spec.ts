@@ -165,6 +165,70 @@ describe('broker topics and channels', () => {
     assert.equal(consumer.received.length, 2);
   });
 
+  it("times each message out at its own consumer's msg_timeout, in deadline order, FIN'd ones never", () => {
+    const t = topic();
+    const channel = t.getChannel('c');
+    const [slow, fast] = [new FakeConsumer(), new FakeConsumer()];
+    slow.msgTimeoutMs = 3000;
+    fast.msgTimeoutMs = 1000;
+    slow.ready = 2;
+    fast.ready = 2;
+    channel.addConsumer(slow);
+    channel.addConsumer(fast);
+    t.publish(bodies('s1', 'f1'));
+    clock.tick(500);
+    t.publish(bodies('s2', 'f2'));
+    // No more deliveries: what times out stays queued, in the order it timed out.
+    slow.ready = fast.ready = 0;
+    // Finishing the message due first must not hold back or bring forward the others.
+    slow.finish(channel, slow.received[0]!.id);
+    const timedOut = () => [channel.timeoutCount, channel.depth];
+    clock.tick(499); // 999 ms
+    assert.deepEqual(timedOut(), [0, 0]);
+    clock.tick(1); // 1000 ms: f1
+    assert.deepEqual(timedOut(), [1, 1]);
+    clock.tick(499);
+    assert.deepEqual(timedOut(), [1, 1]);
+    clock.tick(1); // 1500 ms: f2
+    assert.deepEqual(timedOut(), [2, 2]);
+    clock.tick(1999); // 3499 ms
+    assert.deepEqual(timedOut(), [2, 2]);
+    clock.tick(1); // 3500 ms: s2 (s1 was finished at 500 ms, so it never comes back)
+    assert.deepEqual(timedOut(), [3, 3]);
+    assert.deepEqual([slow.inFlight, fast.inFlight, channel.inFlightCount], [0, 0, 0]);
+    fast.ready = 3;
+    channel.pump();
+    assert.deepEqual(
+      fast.received.slice(2).map((m) => [m.body, m.attempts]),
+      [
+        ['f1', 2],
+        ['f2', 2],
+        ['s2', 2],
+      ],
+    );
+  });
+
+  it('times out many messages due in the same millisecond in the order they were delivered', () => {
+    const t = topic();
+    const channel = t.getChannel('c');
+    const consumer = new FakeConsumer();
+    consumer.ready = 10;
+    channel.addConsumer(consumer);
+    t.publish(bodies('0', '1', '2', '3', '4'));
+    consumer.finish(channel, consumer.received[2]!.id);
+    clock.tick(1000);
+    assert.deepEqual(
+      consumer.received.slice(5).map((m) => [m.body, m.attempts]),
+      [
+        ['0', 2],
+        ['1', 2],
+        ['3', 2],
+        ['4', 2],
+      ],
+    );
+    assert.equal(channel.timeoutCount, 4);
+  });
+
   it('REQ with a delay and DPUB wait in the deferred set', () => {
     const t = topic();
     const channel = t.getChannel('c');
