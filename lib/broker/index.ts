@@ -11,3 +11,4 @@ export type { BrokerContext, BrokerHttpContext } from './context.js';
 export { type BrokerLimits, DEFAULT_LIMITS, type StatsFilter } from './context.js';
 export type { Message } from './protocol-v2.js';
 export type { Topic, TopicOptions } from './topic.js';
+export type { TlsSettings } from './transport.js';
