@@ -384,11 +384,14 @@ export class FakeProducerFleet extends TypedEmitter<FleetEvents> {
       const broker = await startBroker({
         ...this.#options.brokerLimits,
         tls: this.#options.tls,
-        tcpAddress: joinHostPort(this.#listenAddress, tcpPortBase === undefined ? 0 : tcpPortBase + index),
-        httpAddress: joinHostPort(this.#listenAddress, httpPortBase === undefined ? 0 : httpPortBase + index),
+        tcpAddress: joinHostPort(this.#listenAddress, tcpPortBase === undefined ? 0 : tcpPortBase + global),
+        httpAddress: joinHostPort(
+          this.#listenAddress,
+          httpPortBase === undefined ? 0 : httpPortBase + global,
+        ),
         broadcastAddress: broadcastAddressPattern
-          ? fill(broadcastAddressPattern, index)
-          : this.#listenAddress,
+          ? fill(broadcastAddressPattern, global)
+          : advertisedFor(this.#listenAddress),
         hostname,
         version,
         topologyZone,

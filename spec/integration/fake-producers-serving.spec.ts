@@ -13,6 +13,7 @@ import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 import { registrationOnlyPorts } from '../../lib/tools/fake-producer-specs.js';
 import { type FakeProducerFleet, startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { useCleanup } from '../support/harness.js';
+import { refusedAddress } from '../support/unreachable.js';
 import { eventually } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
@@ -214,5 +215,38 @@ describe('serving fakes with TLS', () => {
     const [ok] = (await once(secure, 'data')) as [Buffer];
     assert.equal(ok.subarray(8).toString(), 'OK');
     assert.ok(secure.authorized);
+  });
+});
+
+describe('a slice of a serving fleet (firstIndex)', () => {
+  const cleanup = useCleanup();
+  it('names, listens on and advertises the ports of its producers in the whole fleet', async () => {
+    const lookupd = await LOOKUPD_TARGETS[0]!.start();
+    cleanup(() => lookupd.close());
+    const free = Number((await refusedAddress()).split(':')[1]);
+    // Producers 3 and 4 of a fleet of 5: TCP ports base+3 and base+4 (a port freed a moment ago, and the next).
+    const fleet = await startFakeProducers({
+      addresses: [lookupd.tcpAddress],
+      producers: 2,
+      firstIndex: 3,
+      totalProducers: 5,
+      tcpPortBase: free - 3,
+    });
+    cleanup(() => fleet.close());
+    await fleet.settled();
+    assert.deepEqual(
+      [0, 1].map((i) => fleet.broker(i)!.tcpAddress),
+      [`127.0.0.1:${free}`, `127.0.0.1:${free + 1}`],
+    );
+    const nodes = (await new LookupdHttpClient(lookupd.httpAddress).nodes()).sort(
+      (a, b) => a.tcp_port - b.tcp_port,
+    );
+    assert.deepEqual(
+      nodes.map((n) => [n.hostname, n.tcp_port]),
+      [
+        ['fake-nsqd-3', free],
+        ['fake-nsqd-4', free + 1],
+      ],
+    );
   });
 });
