@@ -52,32 +52,35 @@ describe('fake-producer fleets past one process and one machine', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
 
-  it('a fleet larger than one worker’s share: one status for all, every worker gone after SIGTERM', async () => {
-    const fleet = run(['--producers', '7', '--producers-per-process', '3', '--status-interval', '1h']);
-    const [workersLine] = await fleet.lines(1, (line) => line.includes('"event":"workers"'));
-    const { pids } = JSON.parse(workersLine!) as { pids: number[] };
-    assert.equal(pids.length, 3, '7 producers, 3 per process');
-    const [registered] = await fleet.lines(1, (line) => line.includes('"event":"registered"'));
-    const status = JSON.parse(registered!) as Record<string, number>;
-    assert.deepEqual(
-      [status.producers, status.started, status.serving, status.connected, status.registrations_acked],
-      [7, 7, 7, 7, 7],
-    );
-    const nodes = await http.nodes();
-    assert.deepEqual(
-      nodes.map((n) => n.hostname).sort(),
-      Array.from({ length: 7 }, (_, i) => `fake-nsqd-${i}`).sort(),
-    );
-    for (const pid of pids) assert.ok(alive(pid), `worker ${pid} runs`);
-    fleet.child.kill('SIGTERM');
-    const { code, stdout } = await fleet.done;
-    assert.equal(code, 0, stdout);
-    const last = events(stdout).at(-1)!;
-    assert.deepEqual([last.event, last.in_sync, last.producers], ['stopped', true, 7]);
-    // The parent's output closes only once every worker (which shares it) has exited.
-    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
-    await eventually(async () => (await http.nodes()).length === 0, 'lookupd drops every fake');
-  });
+  itSlow(
+    'a fleet larger than one worker’s share: one status for all, every worker gone after SIGTERM',
+    async () => {
+      const fleet = run(['--producers', '7', '--producers-per-process', '3', '--status-interval', '1h']);
+      const [workersLine] = await fleet.lines(1, (line) => line.includes('"event":"workers"'));
+      const { pids } = JSON.parse(workersLine!) as { pids: number[] };
+      assert.equal(pids.length, 3, '7 producers, 3 per process');
+      const [registered] = await fleet.lines(1, (line) => line.includes('"event":"registered"'));
+      const status = JSON.parse(registered!) as Record<string, number>;
+      assert.deepEqual(
+        [status.producers, status.started, status.serving, status.connected, status.registrations_acked],
+        [7, 7, 7, 7, 7],
+      );
+      const nodes = await http.nodes();
+      assert.deepEqual(
+        nodes.map((n) => n.hostname).sort(),
+        Array.from({ length: 7 }, (_, i) => `fake-nsqd-${i}`).sort(),
+      );
+      for (const pid of pids) assert.ok(alive(pid), `worker ${pid} runs`);
+      fleet.child.kill('SIGTERM');
+      const { code, stdout } = await fleet.done;
+      assert.equal(code, 0, stdout);
+      const last = events(stdout).at(-1)!;
+      assert.deepEqual([last.event, last.in_sync, last.producers], ['stopped', true, 7]);
+      // The parent's output closes only once every worker (which shares it) has exited.
+      for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+      await eventually(async () => (await http.nodes()).length === 0, 'lookupd drops every fake');
+    },
+  );
 
   itSlow('workers whose parent dies (SIGKILL) close their fakes and exit: no orphans', async () => {
     const fleet = run(['--producers', '4', '--producers-per-process', '2', '--status-interval', '1h']);
@@ -91,7 +94,6 @@ describe('fake-producer fleets past one process and one machine', () => {
   });
 
   for (const mode of ['--registration-only', '--listen-address=127.0.0.1'] as const) {
-    // The serving variant in the whole suite only: the identities are the same rule either way.
     (mode === '--registration-only' ? it : itSlow)(
       `two shards of one fleet (${mode}) never collide in identity`,
       async () => {
