@@ -206,7 +206,6 @@ export class Transport {
 function clientCertificateRefusal(settings: TlsSettings, secure: TLSSocket): string | undefined {
   if (!settings.clientAuthPolicy) return undefined;
   const raw = secure.getPeerCertificate()?.raw;
-
   if (!raw) return 'tls: client did not provide a certificate';
   if (settings.clientAuthPolicy !== 'require-verify') return undefined;
   const peer = new X509Certificate(raw);
