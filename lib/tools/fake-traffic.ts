@@ -84,6 +84,8 @@ export class TrafficGenerator {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#owed = 0;
+    // Stopped, nothing is held back: a topic counts as paused again only once an attempt fails.
+    this.#paused = new Set();
   }
 
   #tick(): void {

@@ -65,6 +65,8 @@ describe('generated traffic', () => {
     assert.equal(topic.messageCount, 18);
     assert.equal(fleet.status().generationPaused, 3);
     assert.equal(topic.channel('channel-0')!.depth, 3);
+    fleet.setMessageRate(0);
+    assert.equal(fleet.status().generationPaused, 0, 'stopped: nothing is held back any more');
   });
 });
 
