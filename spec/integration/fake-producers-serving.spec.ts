@@ -13,7 +13,6 @@ import { LookupdHttpClient } from '../../lib/http/lookupd-http-client.js';
 import { registrationOnlyPorts } from '../../lib/tools/fake-producer-specs.js';
 import { type FakeProducerFleet, startFakeProducers } from '../../lib/tools/fake-producers.js';
 import { useCleanup } from '../support/harness.js';
-import { refusedAddress } from '../support/unreachable.js';
 import { eventually } from '../support/wait.js';
 
 for (const target of LOOKUPD_TARGETS) {
@@ -218,13 +217,39 @@ describe('serving fakes with TLS', () => {
   });
 });
 
+/**
+ * The first of `count` adjacent ports that were all free a moment ago (each bound, then released).
+ * Picked below the kernel's ephemeral range, where no outgoing connection takes a port meanwhile.
+ */
+async function adjacentFreePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * 9_000);
+    const servers: net.Server[] = [];
+    const bound = await (async () => {
+      for (let port = first; port < first + count; port++) {
+        const server = net.createServer();
+        const ok = await new Promise<boolean>((resolve) => {
+          server.once('error', () => resolve(false));
+          server.listen(port, '127.0.0.1', () => resolve(true));
+        });
+        if (!ok) return false;
+        servers.push(server);
+      }
+      return true;
+    })();
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    if (bound) return first;
+  }
+  throw new Error(`no ${count} adjacent free ports found`);
+}
+
 describe('a slice of a serving fleet (firstIndex)', () => {
   const cleanup = useCleanup();
   it('names, listens on and advertises the ports of its producers in the whole fleet', async () => {
     const lookupd = await LOOKUPD_TARGETS[0]!.start();
     cleanup(() => lookupd.close());
-    const free = Number((await refusedAddress()).split(':')[1]);
-    // Producers 3 and 4 of a fleet of 5: TCP ports base+3 and base+4 (a port freed a moment ago, and the next).
+    const free = await adjacentFreePorts(2);
+    // Producers 3 and 4 of a fleet of 5: TCP ports base+3 and base+4.
     const fleet = await startFakeProducers({
       addresses: [lookupd.tcpAddress],
       producers: 2,
